@@ -1,0 +1,1 @@
+"""The Cin7 webhook receiver: authenticated, size-limited intake into the inbox."""
