@@ -1,0 +1,1 @@
+"""DATEV side: OAuth session, API clients, EXTF and DXSO files (no Dagster)."""
