@@ -1,0 +1,1 @@
+"""Dagster definitions only: thin glue that calls the plain code in the sibling packages."""

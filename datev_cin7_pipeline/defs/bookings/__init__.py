@@ -1,0 +1,1 @@
+"""Booking assets and their checks."""

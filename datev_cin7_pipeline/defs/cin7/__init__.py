@@ -1,0 +1,1 @@
+"""Cin7 Core extract assets."""

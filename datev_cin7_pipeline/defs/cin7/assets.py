@@ -1,0 +1,109 @@
+"""Cin7 Core documents of a VAT period: one sync pass feeds the four document assets of the design."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from datev_cin7_pipeline.cin7.period import load_period
+from datev_cin7_pipeline.cin7.sync import Cin7Sync
+from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
+from datev_cin7_pipeline.defs.metadata import md_table, period_of
+from datev_cin7_pipeline.defs.partitions import monthly_vat_periods
+
+CIN7_ASSETS = {
+    "cin7_reference_data": "Company, chart of accounts, tax rules, locations, customers and suppliers.",
+    "cin7_sale_invoices": "Authorised sale invoices dated in the period.",
+    "cin7_purchase_invoices": "Authorised supplier invoices dated in the period.",
+    "cin7_credit_notes": "Authorised sale and supplier credit notes dated in the period.",
+    "cin7_payments": "Payments and refunds paid in the period.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, description=text, group_name="cin7", kinds={"cin7"}, partitions_def=monthly_vat_periods)
+        for key, text in CIN7_ASSETS.items()
+    ],
+    name="cin7_documents",
+    pool="cin7_api",
+    can_subset=False,
+)
+def cin7_documents(context: dg.AssetExecutionContext, connector: ConnectorResource) -> Iterator[dg.MaterializeResult]:
+    """Brings the local Cin7 snapshot up to date (incremental, `UpdatedSince`) and reports the period.
+
+    Cin7 returns a sale with all of its invoices, credit notes and payments, so one pass produces all of
+    these assets; the snapshot in the state database is what the booking step reads.
+    """
+    start, end = period_of(context)
+    with connector.open() as conn, conn.cin7() as client:
+        report = Cin7Sync(client, conn.store, conn.connection_id, horizon=start, actor=ACTOR).run()
+        period = load_period(conn.store, conn.connection_id, start, end)
+    sync: dict[str, Any] = {
+        "cin7_calls": report.calls,
+        "unchanged": report.unchanged,
+        "skipped_before_horizon": report.skipped_before_horizon,
+        "voided": len(report.voided),
+        "fetched": md_table(["record kind", "fetched"], sorted(report.fetched.items())),
+    }
+    yield dg.MaterializeResult(
+        asset_key="cin7_reference_data",
+        metadata={
+            **sync,
+            "accounts": len(period.accounts),
+            "tax_rules": len(period.tax_rules),
+            "customers": len(period.customers),
+            "suppliers": len(period.suppliers),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="cin7_sale_invoices",
+        metadata={
+            "dagster/partition_row_count": len(period.sale_invoices),
+            "not_bookable_by_status": md_table(["status", "count"], sorted(period.not_bookable.items())),
+            "invoices": md_table(
+                ["number", "date", "customer", "total", "Cin7 id"],
+                [(i.invoice_number, i.invoice_date, s.customer, i.total, i.task_id) for s, i in period.sale_invoices],
+            ),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="cin7_purchase_invoices",
+        metadata={
+            "dagster/partition_row_count": len(period.purchase_invoices),
+            "invoices": md_table(
+                ["number", "date", "supplier", "total", "Cin7 id"],
+                [
+                    (i.invoice_number, i.invoice_date, p.supplier, i.total, i.task_id)
+                    for p, i in period.purchase_invoices
+                ],
+            ),
+        },
+    )
+    credit_rows = [
+        ("sale", n.credit_note_number, n.credit_note_date, s.customer, n.total, n.task_id)
+        for s, n in period.sale_credit_notes
+    ] + [
+        ("purchase", n.credit_note_number, n.credit_note_date, p.supplier, n.total, n.task_id)
+        for p, n in period.purchase_credit_notes
+    ]
+    yield dg.MaterializeResult(
+        asset_key="cin7_credit_notes",
+        metadata={
+            "dagster/partition_row_count": len(credit_rows),
+            "credit_notes": md_table(["side", "number", "date", "party", "total", "Cin7 id"], credit_rows),
+            "voided_documents": md_table(
+                ["kind", "number", "Cin7 id"], [(v.kind, v.number, v.cin7_id) for v in period.voided]
+            ),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="cin7_payments",
+        metadata={
+            "dagster/partition_row_count": len(period.payments),
+            "payments": md_table(
+                ["direction", "date", "amount", "settles", "Cin7 id"],
+                [(p.direction, p.date_paid, p.amount, p.document_number, p.id) for p in period.payments],
+            ),
+        },
+    )

@@ -1,0 +1,1 @@
+"""DATEV upload assets and their checks."""

@@ -1,0 +1,284 @@
+"""DATEV: EXTF files of the period, the invoice PDFs, and the EXTF jobs with DATEV's final answer.
+
+Exactly once (DESIGN §6): a batch's file name and Reference-Id come from (connection, period, sequence,
+revision); the job intent is recorded with the file before anything is sent, and the booking rows in the
+file are linked to it, so a re-run never books them into a second file. Documents use deterministic
+GUIDs (409 = already there); the jobs step resumes every unfinished job of the period from its file.
+"""
+
+import dataclasses
+import datetime as dt
+import hashlib
+
+import dagster as dg
+
+from datev_cin7_pipeline.cin7.attachments import fetch_pdf
+from datev_cin7_pipeline.cin7.period import load_period
+from datev_cin7_pipeline.datev.bookings import line_from_json
+from datev_cin7_pipeline.datev.extf import BatchName, split_batches, validate_extf, write_extf
+from datev_cin7_pipeline.datev.identities import period_pdfs
+from datev_cin7_pipeline.datev.transfer import BatchToSend, DocumentToSend, poll_batch, send_document, submit_batch
+from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
+from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
+from datev_cin7_pipeline.defs.metadata import md_table, period_of
+from datev_cin7_pipeline.defs.partitions import monthly_vat_periods
+from datev_cin7_pipeline.store import jobs as job_ledger
+from datev_cin7_pipeline.store.ledger import (
+    link_bookings_to_job,
+    pending_bookings,
+    period_jobs,
+    revision_for,
+    settle_bookings_of_job,
+)
+from datev_cin7_pipeline.store.models import BookingRecord, DocumentRecord
+
+EXTF_RULES_PASS = "extf_files_follow_datev_rules"  # noqa: S105 - a check name
+INVOICES_HAVE_PDFS = "booked_invoices_have_pdfs"
+JOBS_SUCCEEDED = "datev_jobs_succeeded"
+
+
+@dg.asset(
+    partitions_def=monthly_vat_periods,
+    group_name="datev",
+    kinds={"datev", "csv"},
+    deps=["datev_booking_lines"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            EXTF_RULES_PASS,
+            asset="datev_extf_batches",
+            blocking=True,
+            description="Every EXTF file passes DATEV's header and field rules; a failing file is never sent.",
+        )
+    ],
+)
+def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorResource) -> dg.MaterializeResult:
+    """EXTF Buchungsstapel files of the booking lines not yet in a DATEV job, in
+    `<home>/exports/<connection>/<period>/`; each valid file is recorded as a job intent."""
+    start, end = period_of(context)
+    files: list[tuple[str, str, int, str, str]] = []
+    findings: list[tuple[str, str, str, object, object]] = []
+    with connector.open() as conn:
+        mapping = conn.mapping()
+        automatic = frozenset(mapping.automatic())
+        folder = conn.exports_folder(start)
+        with conn.store.session() as session:
+            rows = pending_bookings(session, conn.connection_id, start)
+            row_of_line = [(row, line_from_json(item)) for row in rows for item in row.lines]
+            if row_of_line:
+                # The file's creation stamp is when its newest booking was recorded: same rows, same bytes.
+                created = max(row.created_at for row in rows).astimezone(dt.UTC)
+                header = dataclasses.replace(
+                    mapping.datev.batch_header(start, end - dt.timedelta(days=1)), created_at=created
+                )
+                batches = split_batches(header, [line for _, line in row_of_line])
+            else:
+                batches = []
+            position = 0
+            for batch in batches:
+                members = row_of_line[position : position + len(batch.lines)]
+                position += len(batch.lines)
+                content = write_extf(batch.header, batch.lines)
+                sha256 = hashlib.sha256(content).hexdigest()
+                name = BatchName.of(
+                    conn.name, batch, revision_for(session, conn.connection_id, start, batch.sequence, sha256)
+                )
+                report = validate_extf(content, automatic_accounts=automatic, filename=name.file_name())
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name.file_name()).write_bytes(content)
+                findings += [(name.file_name(), f.code, f.message, f.row, f.column) for f in report.errors]
+                if not report.ok:
+                    files.append((name.file_name(), name.reference_id(), len(batch.lines), "rejected", sha256))
+                    continue
+                job = job_ledger.record_job_intent(
+                    session,
+                    connection_id=conn.connection_id,
+                    api="extf",
+                    period=start,
+                    sequence=batch.sequence,
+                    reference_id=name.reference_id(),
+                    file_name=name.file_name(),
+                    file_sha256=sha256,
+                    row_count=len(batch.lines),
+                    actor=ACTOR,
+                )
+                link_bookings_to_job(session, job, dict.fromkeys(row for row, _ in members))
+                files.append((name.file_name(), name.reference_id(), len(batch.lines), job.status, sha256))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/partition_row_count": sum(rows_ for _, _, rows_, _, _ in files),
+            "files": md_table(["file", "Reference-Id", "rows", "status", "sha256"], files),
+            "file_names": [f[0] for f in files],
+            "folder": dg.MetadataValue.path(str(folder)),
+            "new_files": len(files),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=EXTF_RULES_PASS,
+                passed=not findings,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"findings": md_table(["file", "code", "message", "row", "column"], findings[:100])},
+            )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=monthly_vat_periods,
+    group_name="datev",
+    kinds={"datev", "pdf"},
+    deps=[*CIN7_ASSETS, "datev_booking_lines"],
+    pool="datev_api",
+    check_specs=[
+        dg.AssetCheckSpec(
+            INVOICES_HAVE_PDFS,
+            asset="datev_documents",
+            description="Every booked invoice and credit note has a PDF in Cin7 (WARN: booked without Beleg).",
+        )
+    ],
+)
+def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResource) -> dg.MaterializeResult:
+    """The PDFs of the period's booked invoices and credit notes in DATEV Unternehmen Online, each once
+    under its deterministic GUID (the booking lines link to it with `BEDI`)."""
+    start, end = period_of(context)
+    outcomes: list[tuple[str, str, str, str, str]] = []
+    missing: list[tuple[str, str, str]] = []
+    with connector.open() as conn:
+        mapping = conn.mapping()
+        period = load_period(conn.store, conn.connection_id, start, end)
+        with conn.store.session() as session:
+            booked = {
+                (kind, cin7_id)
+                for kind, cin7_id in session.query(BookingRecord.cin7_document_kind, BookingRecord.cin7_document_id)
+                .filter(BookingRecord.connection_id == conn.connection_id, BookingRecord.kind == "booking")
+                .distinct()
+            }
+            done = {
+                guid
+                for (guid,) in session.query(DocumentRecord.guid).filter(
+                    DocumentRecord.connection_id == conn.connection_id,
+                    DocumentRecord.status.in_(("uploaded", "already_present")),
+                )
+            }
+        candidates = [item for item in period_pdfs(period, conn.name) if (item[0].kind, item[0].task_id) in booked]
+        api = conn.datev() if any(guid and guid not in done for _, _, guid in candidates) else None
+        with conn.cin7() as client:
+            for doc, attachment, guid in candidates:
+                if attachment is None or guid is None:
+                    missing.append((doc.kind, doc.number, doc.task_id))
+                    continue
+                if guid in done:
+                    outcomes.append((doc.kind, doc.number, attachment.file_name, guid, "already_recorded"))
+                    continue
+                assert api is not None
+                pdf = fetch_pdf(client, attachment)
+                status = send_document(
+                    api,
+                    conn.store,
+                    conn.connection_id,
+                    conn.datev_client_id,
+                    DocumentToSend(
+                        guid=guid,
+                        cin7_document_kind=doc.kind,
+                        cin7_document_id=doc.task_id,
+                        attachment_id=attachment.id,
+                        document_version=doc.version,
+                        period=start,
+                        file_name=pdf.file_name,
+                        content=pdf.content,
+                        document_type=mapping.document_types.for_kind(doc.kind),
+                        note=f"Cin7 {doc.number}",
+                    ),
+                )
+                outcomes.append((doc.kind, doc.number, pdf.file_name, guid, status))
+    uploaded = sum(1 for *_, status in outcomes if status == "uploaded")
+    return dg.MaterializeResult(
+        metadata={
+            "documents": len(outcomes),
+            "uploaded_now": uploaded,
+            "already_in_datev": len(outcomes) - uploaded,
+            "without_pdf": len(missing),
+            "uploads": md_table(["kind", "number", "file", "document GUID", "status"], outcomes),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=INVOICES_HAVE_PDFS,
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=None if not missing else f"{len(missing)} booked document(s) have no PDF in Cin7.",
+                metadata={"without_pdf": md_table(["kind", "number", "Cin7 id"], missing)},
+            )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=monthly_vat_periods,
+    group_name="datev",
+    kinds={"datev"},
+    deps=["datev_extf_batches", "datev_documents"],
+    pool="datev_api",
+    check_specs=[
+        dg.AssetCheckSpec(
+            JOBS_SUCCEEDED,
+            asset="datev_booking_jobs",
+            description="No EXTF job of the period failed at DATEV (pending jobs are left to the job sensor).",
+        )
+    ],
+)
+def datev_booking_jobs(context: dg.AssetExecutionContext, connector: ConnectorResource) -> dg.MaterializeResult:
+    """Every EXTF job of the period sent (once) and polled to DATEV's final answer."""
+    start, _ = period_of(context)
+    rows: list[tuple[str, str, int, str, str, int]] = []
+    failed: list[tuple[str, str, str]] = []
+    with connector.open() as conn:
+        with conn.store.session() as session:
+            jobs = [
+                (job.reference_id, job.file_name, job.sequence, job.row_count, job.status, job.datev_job_id)
+                for job in period_jobs(session, conn.connection_id, start)
+            ]
+        api = conn.datev() if any(status not in job_ledger.FINAL for *_, status, _ in jobs) else None
+        folder = conn.exports_folder(start)
+        automatic = frozenset(conn.mapping().automatic()) if api else frozenset()
+        for reference_id, file_name, sequence, row_count, status, job_id in jobs:
+            reads = 0
+            if status not in job_ledger.FINAL:
+                assert api is not None
+                assert file_name is not None
+                if not job_id or status == job_ledger.SENDING:
+                    content = (folder / file_name).read_bytes()
+                    job_id = submit_batch(
+                        api,
+                        conn.store,
+                        conn.connection_id,
+                        conn.datev_client_id,
+                        BatchToSend(start, sequence, file_name, reference_id, content, row_count or 0),
+                        automatic_accounts=automatic,
+                    )
+                outcome = poll_batch(
+                    api, conn.store, conn.connection_id, conn.datev_client_id, reference_id, schedule=conn.poll_schedule
+                )
+                status, reads = outcome.status, outcome.reads
+            with conn.store.session() as session:
+                job = job_ledger.job_by_reference(session, conn.connection_id, reference_id)
+                assert job is not None
+                settle_bookings_of_job(session, job)
+                if job.status == job_ledger.FAILED:
+                    failed.append((file_name or "", job.datev_job_id or "", job.error or ""))
+            rows.append((file_name or "", reference_id, row_count or 0, job_id or "", status, reads))
+    return dg.MaterializeResult(
+        metadata={
+            "jobs": md_table(["file", "Reference-Id", "rows", "DATEV job id", "status", "status reads"], rows),
+            "job_ids": [r[3] for r in rows],
+            "succeeded": sum(1 for r in rows if r[4] == job_ledger.SUCCEEDED),
+            "failed": len(failed),
+            "pending": sum(1 for r in rows if r[4] not in job_ledger.FINAL),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=JOBS_SUCCEEDED,
+                passed=not failed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"failed_jobs": md_table(["file", "DATEV job id", "DATEV says"], failed)},
+            )
+        ],
+    )
