@@ -12,33 +12,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import dagster as dg
 import pytest
-import requests
 import yaml
 
-from datev_cin7_pipeline import settings
 from datev_cin7_pipeline.cin7.models import Sale
-from datev_cin7_pipeline.config import require_connection
-from datev_cin7_pipeline.datev.connect import datev_tokens_for
 from datev_cin7_pipeline.datev.extf import read_extf
-from datev_cin7_pipeline.datev.oauth import start_login
 from datev_cin7_pipeline.defs.bookings.assets import ALL_CODES_MAPPED, datev_booking_lines
 from datev_cin7_pipeline.defs.cin7.assets import cin7_documents
 from datev_cin7_pipeline.defs.connector import ConnectorResource
 from datev_cin7_pipeline.defs.datev.assets import datev_booking_jobs, datev_documents, datev_extf_batches
-from datev_cin7_pipeline.sandbox.cin7 import DEMO_ACCOUNT_ID, DEMO_APPLICATION_KEY, Cin7SimConfig, build_cin7_app
-from datev_cin7_pipeline.sandbox.datev import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DatevSimConfig,
-    build_datev_app,
-    read_manifest,
-)
-from datev_cin7_pipeline.sandbox.serving import serve_in_thread
-from datev_cin7_pipeline.store import CredentialsVault, StateStore
+from datev_cin7_pipeline.sandbox.datev import read_manifest
+from datev_cin7_pipeline.sandbox.environment import SandboxOptions, sandbox_environment
 from datev_cin7_pipeline_tests.mapping.support import TODAY, demo, demo_mapping_dict, roundtrip
 
 PERIOD = "2026-05-01"
@@ -71,40 +57,9 @@ class Sandbox:
 @pytest.fixture
 def sandbox(isolated_home: Path, tmp_path: Path) -> Iterator[Sandbox]:
     capture = tmp_path / "capture"
-    cin7_app = build_cin7_app(Cin7SimConfig(today=TODAY, calls_per_minute=10_000), demo())
-    datev_app = build_datev_app(DatevSimConfig(capture_folder=capture, extf_processing_seconds=0))
-    with serve_in_thread(cin7_app) as cin7, serve_in_thread(datev_app) as datev:
-        home = settings.ensure_home_dir()
-        connections = {
-            "version": 1,
-            "connections": {
-                "default": {
-                    "cin7": {"base_url": f"{cin7.url}/ExternalApi/v2/", "calls_per_minute": 6000},
-                    "datev": {
-                        "consultant_number": 29098,
-                        "client_number": 55003,
-                        "simulator_url": datev.url,
-                        "job_wait_seconds": 30,
-                    },
-                }
-            },
-        }
-        (home / settings.CONNECTIONS_FILE).write_text(yaml.safe_dump(connections), "utf-8")
-        box = Sandbox(home, capture)
-        box.write_mapping(demo_mapping_dict("skr03"))
-        store = StateStore.open()
-        try:
-            vault = CredentialsVault(store)
-            vault.set("default", "cin7", "account_id", DEMO_ACCOUNT_ID)
-            vault.set("default", "cin7", "application_key", DEMO_APPLICATION_KEY)
-            vault.set("default", "datev", "client_id", DEMO_CLIENT_ID)
-            vault.set("default", "datev", "client_secret", DEMO_CLIENT_SECRET)
-            tokens = datev_tokens_for("default", require_connection("default"), vault)
-            login = start_login(tokens.endpoints, tokens.client, "http://127.0.0.1/callback")
-            redirect = requests.get(login.url, allow_redirects=False, timeout=10).headers["Location"]
-            tokens.complete_login(login, {k: v[0] for k, v in parse_qs(urlsplit(redirect).query).items()})
-        finally:
-            store.dispose()
+    with sandbox_environment(demo(), SandboxOptions(today=TODAY, capture=capture)) as environment:
+        box = Sandbox(environment.home, capture)
+        assert yaml.safe_load((box.home / "mapping-default.yaml").read_text("utf-8")) == demo_mapping_dict("skr03")
         yield box
 
 
