@@ -122,7 +122,7 @@ def connect_home_to_sandbox(cin7_url: str, datev_url: str, dataset: Cin7Dataset,
     name = options.connection
     connections_file = home / settings.CONNECTIONS_FILE
     existing = yaml.safe_load(connections_file.read_text("utf-8")) if connections_file.exists() else None
-    connections = existing if isinstance(existing, dict) and existing.get("connections") else {"version": 1}
+    connections: dict[str, Any] = existing if isinstance(existing, dict) else {"version": 1}
     connections.setdefault("connections", {})[name] = {
         "cin7": {"base_url": f"{cin7_url}/ExternalApi/v2/", "calls_per_minute": options.cin7_calls_per_minute},
         "datev": {
