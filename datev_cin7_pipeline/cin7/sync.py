@@ -90,13 +90,24 @@ class Cin7Sync:
     """Brings one connection's snapshot up to date."""
 
     def __init__(
-        self, client: Cin7Client, store: StateStore, connection_id: int, *, horizon: dt.date, actor: str = "pipeline"
+        self,
+        client: Cin7Client,
+        store: StateStore,
+        connection_id: int,
+        *,
+        horizon: dt.date,
+        actor: str = "pipeline",
+        full_period: bool = False,
     ) -> None:
         self.client = client
         self.store = store
         self.connection_id = connection_id
         self.horizon = horizon
         self.actor = actor
+        # Re-list every document changed since the period began, whatever the cursors say: the month-end
+        # reconciliation that catches what webhooks and `UpdatedSince` both missed. Unchanged rows are
+        # still not re-read, so it costs list calls only.
+        self.full_period = full_period
 
     def run(self) -> SyncReport:
         report = SyncReport()
@@ -133,8 +144,10 @@ class Cin7Sync:
         self._save_all(kind, [(row["ID"], row) for row in rows], report)
         newest = max((m for m in (model.model_validate(r).last_modified_on for r in rows) if m), default=None)
         if newest is not None:
-            with self.store.session() as session:
-                write_cursor(session, self.connection_id, cursor_name, cin7_timestamp(newest - CURSOR_OVERLAP))
+            moved = cin7_timestamp(newest - CURSOR_OVERLAP)
+            if cursor is None or moved > cursor:
+                with self.store.session() as session:
+                    write_cursor(session, self.connection_id, cursor_name, moved)
 
     def _save_all(self, kind: str, records: Iterable[tuple[str, Any]], report: SyncReport) -> None:
         with self.store.session() as session:
@@ -238,7 +251,7 @@ class Cin7Sync:
             cursor = read_cursor(session, self.connection_id, cursor_name)
             known = list_versions(session, self.connection_id, kind)
         first_sync = cursor is None
-        since = cursor or cin7_timestamp(
+        since = (None if self.full_period else cursor) or cin7_timestamp(
             dt.datetime.combine(self.horizon - FIRST_SYNC_LOOKBACK, dt.time(), tzinfo=dt.UTC)
         )
         horizon_start = dt.datetime.combine(self.horizon, dt.time(), tzinfo=dt.UTC)
@@ -263,8 +276,10 @@ class Cin7Sync:
                 continue
             yield row, raw_row
         if newest is not None:
-            with self.store.session() as session:
-                write_cursor(session, self.connection_id, cursor_name, cin7_timestamp(newest - CURSOR_OVERLAP))
+            moved = cin7_timestamp(newest - CURSOR_OVERLAP)
+            if cursor is None or moved > cursor:  # a full-period pass never moves a cursor back
+                with self.store.session() as session:
+                    write_cursor(session, self.connection_id, cursor_name, moved)
 
     def _audit_fetch(
         self,

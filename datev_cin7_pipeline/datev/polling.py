@@ -23,6 +23,7 @@ class PollSchedule:
     max_delay: float = 300.0
     max_wait: float = 600.0  # then leave the job pending for a later poll
     jitter: float = 0.1
+    max_reads: int | None = None  # the job sensor reads once per tick and never waits
 
     def delay(self, read_number: int, retry_after: float | None, rng: Callable[[], float] = random.random) -> float:
         """Seconds to wait before read `read_number` (1-based); the server's Retry-After wins for the first."""
@@ -56,6 +57,8 @@ def wait_for_job(
     reads = 0
     last: T | None = None
     while True:
+        if schedule.max_reads is not None and reads >= schedule.max_reads:
+            return PollOutcome(last, False, reads, waited)
         delay = schedule.delay(reads + 1, retry_after, rng)
         if waited + delay > schedule.max_wait:
             return PollOutcome(last, False, reads, waited)

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from datev_cin7_pipeline.config import deployment_vat_period
 from datev_cin7_pipeline.periods import FIRST_PERIOD, VAT_TIMEZONE
 
 # end_offset=1: the open month is a partition too, so webhooks for it can be booked before it closes.
@@ -14,3 +15,7 @@ quarterly_vat_periods = dg.TimeWindowPartitionsDefinition(
     timezone=VAT_TIMEZONE,
     end_offset=1,
 )
+
+# Chosen when the definitions load, from the connections' `vat_period`; every asset of the pipeline uses it.
+QUARTERLY = deployment_vat_period() == "quarterly"
+vat_periods = quarterly_vat_periods if QUARTERLY else monthly_vat_periods

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +87,34 @@ def events_after(session: Session, connection_id: int, after_id: int, limit: int
             .limit(limit)
         )
     )
+
+
+def mark_processed(
+    session: Session, connection_id: int, event_ids: Iterable[int], *, run_id: str, actor: str = "pipeline"
+) -> int:
+    """Pending events a run has re-read Cin7 for: processed, each with an audit event naming the run."""
+    events = session.scalars(
+        select(InboxEvent).where(
+            InboxEvent.connection_id == connection_id,
+            InboxEvent.id.in_(sorted(set(event_ids))),
+            InboxEvent.status == PENDING,
+        )
+    )
+    count = 0
+    now = utcnow()
+    for event in events:
+        event.status = PROCESSED
+        event.processed_at = now
+        event.note = f"re-read from Cin7 in run {run_id}"
+        record_event(
+            session,
+            action="webhook.processed",
+            subject_type="inbox_event",
+            subject_id=f"inbox:{event.id}",
+            actor=actor,
+            connection_id=connection_id,
+            detail={"event_type": event.event_type, "run_id": run_id},
+            refs=[r for r in (event.document_id, event.business_key) if r],
+        )
+        count += 1
+    return count

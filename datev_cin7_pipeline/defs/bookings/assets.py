@@ -16,7 +16,7 @@ from datev_cin7_pipeline.datev.identities import period_pdfs
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
 from datev_cin7_pipeline.defs.metadata import md_table, period_of, totals_table
-from datev_cin7_pipeline.defs.partitions import monthly_vat_periods
+from datev_cin7_pipeline.defs.partitions import vat_periods
 from datev_cin7_pipeline.mapping import book_period, booking_frame, check_mapping, validate_booking_frame
 from datev_cin7_pipeline.mapping.frames import unbalanced_documents
 from datev_cin7_pipeline.mapping.reconcile import cin7_totals_by_treatment
@@ -31,9 +31,10 @@ CIN7_TOTALS_RECONCILE = "cin7_totals_reconcile"
 
 
 @dg.asset(
-    partitions_def=monthly_vat_periods,
+    partitions_def=vat_periods,
     group_name="bookings",
     kinds={"pandas"},
+    pool="booking_ledger",
     deps=list(CIN7_ASSETS),
     check_specs=[
         # Not blocking: a held document is kept out of the lines (and named here); the others still go.

@@ -9,7 +9,18 @@ from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.cin7.sync import Cin7Sync
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
 from datev_cin7_pipeline.defs.metadata import md_table, period_of
-from datev_cin7_pipeline.defs.partitions import monthly_vat_periods
+from datev_cin7_pipeline.defs.partitions import vat_periods
+from datev_cin7_pipeline.store.inbox import mark_processed
+from datev_cin7_pipeline.webhooks.runs import parse_event_ids
+
+INBOX_EVENTS_TAG = "datev-cin7/inbox-events"
+
+
+class Cin7SyncConfig(dg.Config):
+    """`full_period`: re-list everything changed since the period began (the month-end reconciliation)."""
+
+    full_period: bool = False
+
 
 CIN7_ASSETS = {
     "cin7_reference_data": "Company, chart of accounts, tax rules, locations, customers and suppliers.",
@@ -22,24 +33,35 @@ CIN7_ASSETS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, description=text, group_name="cin7", kinds={"cin7"}, partitions_def=monthly_vat_periods)
+        dg.AssetSpec(key, description=text, group_name="cin7", kinds={"cin7"}, partitions_def=vat_periods)
         for key, text in CIN7_ASSETS.items()
     ],
     name="cin7_documents",
     pool="cin7_api",
     can_subset=False,
 )
-def cin7_documents(context: dg.AssetExecutionContext, connector: ConnectorResource) -> Iterator[dg.MaterializeResult]:
+def cin7_documents(
+    context: dg.AssetExecutionContext, config: Cin7SyncConfig, connector: ConnectorResource
+) -> Iterator[dg.MaterializeResult]:
     """Brings the local Cin7 snapshot up to date (incremental, `UpdatedSince`) and reports the period.
 
     Cin7 returns a sale with all of its invoices, credit notes and payments, so one pass produces all of
-    these assets; the snapshot in the state database is what the booking step reads.
+    these assets; the snapshot in the state database is what the booking step reads. Webhook events that
+    asked for this run (tag from the inbox sensor) are marked processed once Cin7 has been re-read.
     """
     start, end = period_of(context)
     with connector.open() as conn, conn.cin7() as client:
-        report = Cin7Sync(client, conn.store, conn.connection_id, horizon=start, actor=ACTOR).run()
+        sync_run = Cin7Sync(
+            client, conn.store, conn.connection_id, horizon=start, actor=ACTOR, full_period=config.full_period
+        )
+        report = sync_run.run()
+        event_ids = parse_event_ids(context.run.tags.get(INBOX_EVENTS_TAG, ""))
+        with conn.store.session() as session:
+            processed = mark_processed(session, conn.connection_id, event_ids, run_id=context.run.run_id, actor=ACTOR)
         period = load_period(conn.store, conn.connection_id, start, end)
     sync: dict[str, Any] = {
+        "full_period_pass": config.full_period,
+        "webhook_events_processed": processed,
         "cin7_calls": report.calls,
         "unchanged": report.unchanged,
         "skipped_before_horizon": report.skipped_before_horizon,

@@ -21,7 +21,7 @@ from datev_cin7_pipeline.datev.transfer import BatchToSend, DocumentToSend, poll
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
 from datev_cin7_pipeline.defs.metadata import md_table, period_of
-from datev_cin7_pipeline.defs.partitions import monthly_vat_periods
+from datev_cin7_pipeline.defs.partitions import vat_periods
 from datev_cin7_pipeline.store import jobs as job_ledger
 from datev_cin7_pipeline.store.ledger import (
     link_bookings_to_job,
@@ -38,10 +38,11 @@ JOBS_SUCCEEDED = "datev_jobs_succeeded"
 
 
 @dg.asset(
-    partitions_def=monthly_vat_periods,
+    partitions_def=vat_periods,
     group_name="datev",
     kinds={"datev", "csv"},
     deps=["datev_booking_lines"],
+    pool="booking_ledger",
     check_specs=[
         dg.AssetCheckSpec(
             EXTF_RULES_PASS,
@@ -123,7 +124,7 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
 
 
 @dg.asset(
-    partitions_def=monthly_vat_periods,
+    partitions_def=vat_periods,
     group_name="datev",
     kinds={"datev", "pdf"},
     deps=[*CIN7_ASSETS, "datev_booking_lines"],
@@ -212,7 +213,7 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
 
 
 @dg.asset(
-    partitions_def=monthly_vat_periods,
+    partitions_def=vat_periods,
     group_name="datev",
     kinds={"datev"},
     deps=["datev_extf_batches", "datev_documents"],

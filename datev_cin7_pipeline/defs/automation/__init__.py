@@ -1,0 +1,1 @@
+"""Jobs, sensors and schedules that decide when the pipeline runs."""
