@@ -657,5 +657,37 @@ def _print_table(rows: Sequence[Sequence[str]]) -> None:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+# --- demo --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--period", default=None, metavar="YYYY-MM", help="The VAT period (default: the last complete month).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("datev-cin7-demo"),
+    show_default=True,
+    help="Folder for the results and the demo's own state (a second run there sends nothing new).",
+)
+@click.option(
+    "--cin7-data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A Cin7 data folder to serve (see `sandbox export`; default: the generated demo company).",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A mapping file to use (default: the demo company's completed mapping).",
+)
+def demo(period: str | None, out: Path, cin7_data: Path | None, mapping_file: Path | None) -> None:
+    """Run one period through the whole pipeline against both simulators and write what DATEV received."""
+    from datev_cin7_pipeline.demo import DemoOptions, run_demo
+
+    run_demo(DemoOptions(out=out, period=period, cin7_data=cin7_data, mapping=mapping_file), echo=click.echo)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
