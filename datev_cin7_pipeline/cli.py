@@ -630,6 +630,78 @@ def extf_validate(files: tuple[Path, ...], automatic_accounts: str) -> None:
         raise ConnectorError(f"{errors} error(s) in {len(files)} file(s).")
 
 
+# --- replay ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--job", default=None, metavar="ID", help="A failed DATEV job: its Reference-Id or DATEV's job id.")
+@click.option("--document", default=None, metavar="ID", help="A Cin7 document id (sale, purchase, …).")
+@click.option("--period", default=None, metavar="YYYY-MM", help="A whole VAT period.")
+@_connection_option
+def replay(job: str | None, document: str | None, period: str | None, connection: str) -> None:
+    """Send again what failed, after its cause is fixed; what DATEV accepted is never sent twice.
+
+    Runs the Dagster job `replay_job` for each period concerned, in this process (recorded in the
+    Dagster instance of DAGSTER_HOME when set).
+    """
+    import datetime as dt
+
+    from datev_cin7_pipeline.replay import plan_replay
+
+    first_day = None
+    if period is not None:
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+            raise click.BadParameter("use YYYY-MM, e.g. 2026-10.", param_hint="--period")
+        first_day = dt.date.fromisoformat(period + "-01")
+    require_connection(connection)
+    store = StateStore.open()
+    try:
+        with store.session() as session:
+            connection_id = ensure_connection(session, connection, actor=ACTOR)
+        plan = plan_replay(store, connection_id, job=job, document=document, period=first_day)
+    finally:
+        store.dispose()
+    failures = []
+    for first, reasons in sorted(plan.periods.items()):
+        click.echo(f"Replaying {first:%Y-%m}:")
+        for reason in reasons:
+            click.echo(f"  {reason}")
+        outcome = _run_replay_job(connection, first)
+        click.echo(f"  {outcome}")
+        if not outcome.startswith("done"):
+            failures.append(f"{first:%Y-%m}")
+    if failures:
+        raise ConnectorError(f"The replay of {', '.join(failures)} did not finish cleanly; see above.")
+
+
+def _run_replay_job(connection: str, period: Any) -> str:
+    """One `replay_job` run of the period; a one-line outcome with the period's jobs as the ledger has them."""
+    import dagster as dg
+
+    from datev_cin7_pipeline.definitions import defs
+    from datev_cin7_pipeline.periods import partition_key
+    from datev_cin7_pipeline.store.ledger import period_jobs
+
+    os.environ[settings.CONNECTION_ENV] = connection
+    job_def = defs().resolve_job_def("replay_job")
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    with instance:
+        result = job_def.execute_in_process(
+            partition_key=partition_key(period), instance=instance, raise_on_error=False, tags={"datev-cin7/by": ACTOR}
+        )
+    store = StateStore.open()
+    try:
+        with store.session() as session:
+            connection_id = ensure_connection(session, connection, actor=ACTOR)
+            jobs = [f"{j.reference_id} {j.status}" for j in period_jobs(session, connection_id, period)]
+    finally:
+        store.dispose()
+    failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    state = "done" if result.success and not failed_checks else "not clean"
+    detail = f"; failing checks: {', '.join(failed_checks)}" if failed_checks else ""
+    return f"{state} (run {result.run_id[:8]}); DATEV jobs: {', '.join(jobs) or 'none'}{detail}"
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 

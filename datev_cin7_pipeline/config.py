@@ -121,24 +121,17 @@ def require_connection(name: str, path: Path | None = None) -> ConnectionSetting
     return file.connections[name]
 
 
-def deployment_vat_period(path: Path | None = None) -> Literal["monthly", "quarterly"]:
-    """The VAT period every connection of this deployment files by (the Dagster partitions follow it).
-
-    Without a connections file yet (a fresh `dg dev`), monthly. Connections that file differently belong
-    in separate deployments (code locations), since one asset graph has one partitioning.
-    """
+def deployment_vat_period(connection: str, path: Path | None = None) -> Literal["monthly", "quarterly"]:
+    """The VAT period the connection files by; the Dagster partitions follow it. Monthly until the
+    connection is set up (a fresh `dg dev` without a connections file)."""
     try:
         file = load_connections(path)
     except ConfigError:
         if (path or settings.connections_file_path()).exists():
             raise
         return "monthly"
-    periods = {c.vat_period for c in file.connections.values()}
-    if len(periods) > 1:
-        raise ConfigError(
-            "The connections file mixes monthly and quarterly VAT periods; give each its own deployment."
-        )
-    return periods.pop()
+    found = file.connections.get(connection)
+    return found.vat_period if found else "monthly"
 
 
 def _explain(error: ErrorDetails) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 HOME_ENV = "DATEV_CIN7_HOME"
 DATABASE_URL_ENV = "DATEV_CIN7_DATABASE_URL"
+CONNECTION_ENV = "DATEV_CIN7_CONNECTION"  # the connection a Dagster code location serves
 SECRET_KEY_ENV = "DATEV_CIN7_SECRET_KEY"  # noqa: S105 - the name of a variable, not a secret
 
 DATABASE_FILE = "state.db"
@@ -49,3 +50,8 @@ def key_file_path() -> Path:
 
 def connections_file_path() -> Path:
     return home_dir() / CONNECTIONS_FILE
+
+
+def connection_name() -> str:
+    """The connection the Dagster definitions serve (one code location per connection)."""
+    return os.environ.get(CONNECTION_ENV, "").strip() or "default"

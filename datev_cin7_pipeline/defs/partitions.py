@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from datev_cin7_pipeline import settings
 from datev_cin7_pipeline.config import deployment_vat_period
 from datev_cin7_pipeline.periods import FIRST_PERIOD, VAT_TIMEZONE
 
@@ -17,5 +18,5 @@ quarterly_vat_periods = dg.TimeWindowPartitionsDefinition(
 )
 
 # Chosen when the definitions load, from the connections' `vat_period`; every asset of the pipeline uses it.
-QUARTERLY = deployment_vat_period() == "quarterly"
+QUARTERLY = deployment_vat_period(settings.connection_name()) == "quarterly"
 vat_periods = quarterly_vat_periods if QUARTERLY else monthly_vat_periods

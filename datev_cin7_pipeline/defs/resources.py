@@ -1,8 +1,13 @@
 """Resources: the state store, opened from the same environment variables the CLI reads, and the
-connector for one connection of the connections file."""
+connector for one connection of the connections file: `DATEV_CIN7_CONNECTION` (default "default").
+
+A deployment with several connections runs one code location per connection, each with its own
+`DATEV_CIN7_CONNECTION`; they share the instance's pools, so one Cin7 account is never hit by two steps.
+"""
 
 import dagster as dg
 
+from datev_cin7_pipeline import settings
 from datev_cin7_pipeline.defs.connector import ConnectorResource
 from datev_cin7_pipeline.store import StateStore
 
@@ -18,4 +23,9 @@ class StateStoreResource(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"state_store": StateStoreResource(), "connector": ConnectorResource()})
+    return dg.Definitions(
+        resources={
+            "state_store": StateStoreResource(),
+            "connector": ConnectorResource(connection=settings.connection_name()),
+        }
+    )

@@ -28,6 +28,7 @@ from datev_cin7_pipeline.store.ledger import (
     pending_bookings,
     period_jobs,
     revision_for,
+    rows_still_on_job,
     settle_bookings_of_job,
 )
 from datev_cin7_pipeline.store.models import BookingRecord, DocumentRecord
@@ -222,7 +223,8 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
         dg.AssetCheckSpec(
             JOBS_SUCCEEDED,
             asset="datev_booking_jobs",
-            description="No EXTF job of the period failed at DATEV (pending jobs are left to the job sensor).",
+            description="No EXTF job of the period failed at DATEV with rows not yet sent again (pending jobs "
+            "are left to the job sensor).",
         )
     ],
 )
@@ -263,8 +265,11 @@ def datev_booking_jobs(context: dg.AssetExecutionContext, connector: ConnectorRe
                 job = job_ledger.job_by_reference(session, conn.connection_id, reference_id)
                 assert job is not None
                 settle_bookings_of_job(session, job)
-                if job.status == job_ledger.FAILED:
-                    failed.append((file_name or "", job.datev_job_id or "", job.error or ""))
+                if job.status in (job_ledger.FAILED, job_ledger.CANCELLED):
+                    if rows_still_on_job(session, job):
+                        failed.append((file_name or "", job.datev_job_id or "", job.error or ""))
+                    else:
+                        status = f"{job.status}, sent again since"  # a replay took its rows into a new file
             rows.append((file_name or "", reference_id, row_count or 0, job_id or "", status, reads))
     return dg.MaterializeResult(
         metadata={
