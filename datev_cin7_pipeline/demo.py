@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import requests
+import yaml
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 
@@ -67,12 +68,9 @@ DEMO_CALLS_PER_MINUTE = 600
 CONNECTION = "default"
 STATE_FILE = "demo.json"
 DAGSTER_YAML = """\
-# The demo's own Dagster instance: runs and events in SQLite below this folder.
-# Browse them with `dg dev` (from the project folder) with DAGSTER_HOME set to this folder.
-storage:
-  sqlite:
-    base_dir:
-      env: DAGSTER_HOME
+# The demo's own Dagster instance. No storage key: runs, events and schedules are SQLite files in this
+# folder (history/, storage/, schedules/), wherever the folder is moved.
+# Browse them with `dg dev` from the project folder, with DAGSTER_HOME set to this folder.
 telemetry:
   enabled: false
 """
@@ -130,11 +128,21 @@ def _next_month(day: dt.date) -> dt.date:
 def _check_mapping_file(path: Path) -> Path:
     if not path.is_file():
         raise DemoError(f"The mapping file {path} does not exist.")
+    invalid = f"The mapping file {path} is not a valid mapping"
+    try:
+        yaml.safe_load(path.read_text("utf-8"))
+    except yaml.MarkedYAMLError as exc:  # said here, in one line, rather than as PyYAML's excerpt with carets
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise DemoError(f"{invalid}: not valid YAML ({exc.problem}{where}).") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DemoError(f"{invalid}: not valid YAML ({exc.__class__.__name__}).") from None
     try:
         parse_mapping(path)
     except MappingFileError as exc:
-        first = " ".join(str(exc).split())  # YAML errors span several lines; one line is enough here
-        raise DemoError(f"The mapping file {path} is not a valid mapping: {first[:300]}") from None
+        problems = [f"{issue.path}: {issue.message}" if issue.path else str(issue.message) for issue in exc.issues]
+        more = f" (and {len(problems) - 2} more)" if len(problems) > 2 else ""
+        raise DemoError(f"{invalid}: {'; '.join(problems[:2]) or 'invalid mapping'}{more}.") from None
     return path.resolve()
 
 
