@@ -78,7 +78,10 @@ class SandboxOptions:
     chart: str = "skr03"
     webhook_first_delay: float = 0.5
     extf_processing_seconds: float = 0.0
+    dxso_processing_seconds: float = 0.0
     connection: str = "default"
+    route: str = "extf"  # how bookings go to DATEV: EXTF files, or DXSO jobs for invoices and credit notes
+    xsd_folder: Path | None = None  # DATEV's DXSO XSDs, for the simulator to validate DXSO files with
 
 
 @dataclass
@@ -107,7 +110,12 @@ def sandbox_environment(dataset: Cin7Dataset, options: SandboxOptions | None = N
         dataset,
     )
     datev_app = build_datev_app(
-        DatevSimConfig(capture_folder=options.capture, extf_processing_seconds=options.extf_processing_seconds)
+        DatevSimConfig(
+            capture_folder=options.capture,
+            extf_processing_seconds=options.extf_processing_seconds,
+            dxso_processing_seconds=options.dxso_processing_seconds,
+            xsd_folder=options.xsd_folder,
+        )
     )
     with ExitStack() as stack:
         cin7 = stack.enter_context(serve_in_thread(cin7_app))
@@ -130,6 +138,7 @@ def connect_home_to_sandbox(cin7_url: str, datev_url: str, dataset: Cin7Dataset,
             "client_number": DEMO_CLIENT_NUMBER,
             "simulator_url": datev_url,
             "job_wait_seconds": 60,
+            "route": options.route,
         },
     }
     connections_file.write_text(yaml.safe_dump(connections, allow_unicode=True), "utf-8")

@@ -275,12 +275,14 @@ def period_jobs(session: Session, connection_id: int, period: dt.date, api: str 
     )
 
 
-def revision_for(session: Session, connection_id: int, period: dt.date, sequence: int, sha256: str) -> int:
+def revision_for(
+    session: Session, connection_id: int, period: dt.date, sequence: int, sha256: str, api: str = "extf"
+) -> int:
     """The revision of a batch file: that of an earlier job with the same content, else the next free one.
 
     A failed or cancelled job's revision is never reused: sending its rows again (a replay) is a new file
     for DATEV with a new Reference-Id, even when the bytes are the same."""
-    same = [job for job in period_jobs(session, connection_id, period) if job.sequence == sequence]
+    same = [job for job in period_jobs(session, connection_id, period, api) if job.sequence == sequence]
     for job in same:
         if job.file_sha256 == sha256 and job.status not in (jobs.FAILED, jobs.CANCELLED):
             match = re.search(r"r(\d{2})$", job.reference_id)

@@ -15,6 +15,7 @@ import dagster as dg
 from datev_cin7_pipeline.cin7.attachments import fetch_pdf
 from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.datev.bookings import line_from_json
+from datev_cin7_pipeline.datev.dxso_route import goes_by_dxso
 from datev_cin7_pipeline.datev.extf import BatchName, split_batches, validate_extf, write_extf
 from datev_cin7_pipeline.datev.identities import period_pdfs
 from datev_cin7_pipeline.datev.transfer import BatchToSend, DocumentToSend, poll_batch, send_document, submit_batch
@@ -64,7 +65,12 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
         automatic = frozenset(mapping.automatic())
         folder = conn.exports_folder(start)
         with conn.store.session() as session:
-            rows = pending_bookings(session, conn.connection_id, start)
+            route = conn.settings.datev.route
+            rows = [
+                row
+                for row in pending_bookings(session, conn.connection_id, start)
+                if not goes_by_dxso(route, row.kind, row.cin7_document_kind)  # those go in datev_dxso_jobs
+            ]
             row_of_line = [(row, line_from_json(item)) for row in rows for item in row.lines]
             if row_of_line:
                 # The file's creation stamp is when its newest booking was recorded: same rows, same bytes.
@@ -162,7 +168,9 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                 )
             }
         candidates = [item for item in period_pdfs(period, conn.name) if (item[0].kind, item[0].task_id) in booked]
-        api = conn.datev() if any(guid and guid not in done for _, _, guid in candidates) else None
+        in_dxso_jobs = conn.settings.datev.route == "dxso"  # the PDFs travel inside the DXSO jobs instead
+        uploads_due = any(guid and guid not in done for _, _, guid in candidates) and not in_dxso_jobs
+        api = conn.datev() if uploads_due else None
         with conn.cin7() as client:
             for doc, attachment, guid in candidates:
                 if attachment is None or guid is None:
@@ -170,6 +178,9 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                     continue
                 if guid in done:
                     outcomes.append((doc.kind, doc.number, attachment.file_name, guid, "already_recorded"))
+                    continue
+                if in_dxso_jobs:
+                    outcomes.append((doc.kind, doc.number, attachment.file_name, guid, "in DXSO job"))
                     continue
                 assert api is not None
                 pdf = fetch_pdf(client, attachment)
@@ -193,11 +204,13 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                 )
                 outcomes.append((doc.kind, doc.number, pdf.file_name, guid, status))
     uploaded = sum(1 for *_, status in outcomes if status == "uploaded")
+    in_dxso = sum(1 for *_, status in outcomes if status == "in DXSO job")
     return dg.MaterializeResult(
         metadata={
             "documents": len(outcomes),
             "uploaded_now": uploaded,
-            "already_in_datev": len(outcomes) - uploaded,
+            "already_in_datev": len(outcomes) - uploaded - in_dxso,
+            "sent_in_dxso_jobs": in_dxso,
             "without_pdf": len(missing),
             "uploads": md_table(["kind", "number", "file", "document GUID", "status"], outcomes),
         },
