@@ -24,9 +24,7 @@ def cin7_webhook_inbox_sensor(context: dg.SensorEvaluationContext, connector: Co
     after = int(context.cursor or 0)
     try:
         with connector.open() as conn:
-            plan = plan_inbox_runs(
-                conn.store, conn.connection_id, conn.name, after, quarterly=QUARTERLY
-            )
+            plan = plan_inbox_runs(conn.store, conn.connection_id, conn.name, after, quarterly=QUARTERLY)
     except ConnectorError as error:
         return dg.SensorResult(skip_reason=str(error), cursor=context.cursor)
     runs = [
