@@ -443,6 +443,14 @@ def sandbox() -> None:
     default=None,
     help="Write every upload DATEV accepts, and manifest.jsonl, into this folder.",
 )
+@click.option(
+    "--connect",
+    "connect_as",
+    default=None,
+    metavar="CONNECTION",
+    help="Also set up this connection in the home folder against the simulators (connections file, "
+    "mapping, sandbox credentials, DATEV login), ready for `dg dev`.",
+)
 def sandbox_serve(
     host: str,
     cin7_port: int,
@@ -451,6 +459,7 @@ def sandbox_serve(
     calls_per_minute: int,
     datev_port: int,
     datev_capture: Path | None,
+    connect_as: str | None,
 ) -> None:
     """Serve the Cin7 Core and DATEV simulators until interrupted (Ctrl-C)."""
     import threading
@@ -495,6 +504,13 @@ def sandbox_serve(
         click.echo(f"  admin: {datev_server.url}/_sim/calls, /_sim/jobs, /_sim/documents, /_sim/faults")
         if datev_capture:
             click.echo(f"  capturing accepted uploads in {datev_capture}")
+        if connect_as:
+            from datev_cin7_pipeline.sandbox.cin7 import demo_dataset
+            from datev_cin7_pipeline.sandbox.environment import SandboxOptions, connect_home_to_sandbox
+
+            options = SandboxOptions(cin7_calls_per_minute=calls_per_minute, connection=connect_as)
+            home = connect_home_to_sandbox(cin7.url, datev_server.url, dataset or demo_dataset(seed), options)
+            click.echo(f"Connection {connect_as!r} in {home} now uses both simulators (logged in to DATEV).")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
