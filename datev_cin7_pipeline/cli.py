@@ -692,19 +692,10 @@ def replay(job: str | None, document: str | None, period: str | None, connection
 
 def _run_replay_job(connection: str, period: Any) -> str:
     """One `replay_job` run of the period; a one-line outcome with the period's jobs as the ledger has them."""
-    import dagster as dg
-
-    from datev_cin7_pipeline.definitions import defs
-    from datev_cin7_pipeline.periods import partition_key
+    from datev_cin7_pipeline.launch import run_job_for_period
     from datev_cin7_pipeline.store.ledger import period_jobs
 
-    os.environ[settings.CONNECTION_ENV] = connection
-    job_def = defs().resolve_job_def("replay_job")
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    with instance:
-        result = job_def.execute_in_process(
-            partition_key=partition_key(period), instance=instance, raise_on_error=False, tags={"datev-cin7/by": ACTOR}
-        )
+    outcome = run_job_for_period("replay_job", connection, period, tags={"datev-cin7/by": ACTOR})
     store = StateStore.open()
     try:
         with store.session() as session:
@@ -712,10 +703,9 @@ def _run_replay_job(connection: str, period: Any) -> str:
             jobs = [f"{j.reference_id} {j.status}" for j in period_jobs(session, connection_id, period)]
     finally:
         store.dispose()
-    failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-    state = "done" if result.success and not failed_checks else "not clean"
-    detail = f"; failing checks: {', '.join(failed_checks)}" if failed_checks else ""
-    return f"{state} (run {result.run_id[:8]}); DATEV jobs: {', '.join(jobs) or 'none'}{detail}"
+    detail = f"; failing checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""
+    state = "done" if outcome.clean else "not clean"
+    return f"{state} (run {outcome.run_id[:8]}); DATEV jobs: {', '.join(jobs) or 'none'}{detail}"
 
 
 # --- helpers -----------------------------------------------------------------------------------
