@@ -24,6 +24,7 @@ RATE_STEP = Decimal("0.000001")  # Kurs: up to 6 decimals (FACTS §6.4 field 4)
 
 BELEGFELD_ALLOWED = re.compile(r"^[A-Za-z0-9$&%*+\-/]*$")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9$&%*+\-/]")
+_ALL_ALLOWED = re.compile(r"[A-Za-z0-9$&%*+\-/]{1,36}")  # fullmatch: a number every step leaves as it is
 _UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"}
 _SEPARATORS = {" ": "-", "_": "-", ".": "-", "\t": "-"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -72,6 +73,8 @@ def belegfeld1(number: str) -> str:
     """
     if not number:
         return ""
+    if _ALL_ALLOWED.fullmatch(number):
+        return number  # the common case, and the transformation's fixed point: nothing to replace or cut
     text = unicodedata.normalize("NFC", number)  # a decomposed ä must become "ae" as well
     text = "".join(_UMLAUTS.get(char, _SEPARATORS.get(char, char)) for char in text)
     text = unicodedata.normalize("NFKD", text)
@@ -92,7 +95,10 @@ def shorten(text: str, limit: int = TEXT_MAX) -> str:
     """One line of at most `limit` characters: control characters become spaces, runs of spaces
     collapse, and an over-long text is cut to `limit - 3` characters plus `...` (ASCII, so it survives
     a cp1252 file, FACTS §6.1)."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    if text.isprintable() and "  " not in text and not text.startswith(" ") and not text.endswith(" "):
+        flat = text  # the common case: no control character, no whitespace but single inner spaces
+    else:
+        flat = " ".join(_CONTROL.sub(" ", text).split())
     if len(flat) <= limit:
         return flat
     return flat[: limit - 3].rstrip() + "..."

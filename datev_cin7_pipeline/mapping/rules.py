@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from datev_cin7_pipeline.cin7.models import (
     Company,
@@ -63,7 +64,9 @@ from datev_cin7_pipeline.mapping.config import (
     CostCentreRule,
     MappingConfig,
     TaxKind,
+    TaxRuleMapping,
 )
+from datev_cin7_pipeline.mapping.config import Side as DocumentSide
 from datev_cin7_pipeline.mapping.documents import (
     Parent,
     SourceDocument,
@@ -135,6 +138,10 @@ class BookingContext:
     tax_rules: Mapping[str, TaxRule] | None = None
     guids: Mapping[str, str] | None = None
     automatic: Mapping[int, AutomaticAccount] | None = None
+    # What plan_line decides per (Cin7 account, tax rule, side): the same few pairs recur on every line.
+    _decisions: dict[tuple[str, str, DocumentSide], _LineDecision] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def for_period(
@@ -299,38 +306,69 @@ def _tax_problem(doc: SourceDocument, line: DocumentLine, kind: str, rate: Decim
 
 def plan_line(doc: SourceDocument, line: DocumentLine, ctx: BookingContext) -> _PlannedLine | list[HoldReason]:
     """Which DATEV account, key and treatment one Cin7 line gets; every reason it cannot be booked."""
-    reasons: list[HoldReason] = []
+    side = doc.side
+    code = line.account or doc.default_account
+    rule_name = line.tax_rule or doc.header_tax_rule
+    key = (code, rule_name, side)
+    decision = ctx._decisions.get(key) if code else None  # without a code the reason names the line: not shared
+    if decision is None:
+        decision = _decide(doc, line, side, rule_name, ctx)
+        if code:
+            ctx._decisions[key] = decision
+    if decision.rule is None:
+        return list(decision.before)
+    reasons = list(decision.before)
+    problem = _tax_problem(doc, line, decision.rule.kind, decision.rule.rate)
+    if problem:
+        reasons.append(HoldReason(codes.TAX_AMOUNT_MISMATCH, problem))
+    reasons.extend(decision.after)
+    if reasons or decision.planned is None:
+        return reasons
+    account, tax_key, treatment, kind = decision.planned
+    return _PlannedLine(account, tax_key, treatment, kind, _line_gross(doc, line, ctx.rounds_tax_per_line))
+
+
+@dataclass(frozen=True)
+class _LineDecision:
+    """plan_line's outcome for one (Cin7 account, tax rule, side), apart from the line's own tax amount.
+
+    `before` are the reasons found before the tax amount is checked and `after` those found after it (the
+    order of a held document's reasons stays as it was); `rule` None: the rule is unmapped, `before` is all.
+    """
+
+    before: tuple[HoldReason, ...]
+    rule: TaxRuleMapping | None
+    after: tuple[HoldReason, ...] = ()
+    planned: tuple[int, str, str, TaxKind] | None = None  # account, tax key, treatment, kind
+
+
+def _decide(
+    doc: SourceDocument, line: DocumentLine, side: DocumentSide, rule_name: str, ctx: BookingContext
+) -> _LineDecision:
+    before: list[HoldReason] = []
     mapped = _line_account(doc, line, ctx)
     if isinstance(mapped, HoldReason):
-        reasons.append(mapped)
-    rule_name = line.tax_rule or doc.header_tax_rule
+        before.append(mapped)
     rule = ctx.mapping.tax_rules.get(rule_name)
     if rule is None or rule.kind == TODO:
         state = "is TODO" if rule is not None else "has no tax treatment"
-        return [*reasons, HoldReason(codes.UNMAPPED_TAX_RULE, f"Cin7 tax rule {rule_name!r} {state}")]
-    if doc.side not in rule.sides:
-        reasons.append(
-            HoldReason(codes.TAX_RULE_WRONG_SIDE, f"tax rule {rule_name!r} is mapped for {rule.sides}, not {doc.side}")
+        unmapped = HoldReason(codes.UNMAPPED_TAX_RULE, f"Cin7 tax rule {rule_name!r} {state}")
+        return _LineDecision((*before, unmapped), None)
+    if side not in rule.sides:
+        before.append(
+            HoldReason(codes.TAX_RULE_WRONG_SIDE, f"tax rule {rule_name!r} is mapped for {rule.sides}, not {side}")
         )
-    problem = _tax_problem(doc, line, rule.kind, rule.rate)
-    if problem:
-        reasons.append(HoldReason(codes.TAX_AMOUNT_MISMATCH, problem))
     if isinstance(mapped, HoldReason):
-        return reasons
-    settings = rule.for_side(doc.side)
+        return _LineDecision(tuple(before), rule)
+    settings = rule.for_side(side)
     account = settings.account if settings.account is not None else settings.redirect.get(mapped, mapped)
     if account == TODO:
-        return [*reasons, HoldReason(codes.UNMAPPED_ACCOUNT, f"the account of tax rule {rule_name!r} is TODO")]
-    tax_key = _tax_key(account, rule.kind, rule.rate, settings.bu_key, rule_name, ctx, reasons)
-    if reasons:
-        return reasons
-    return _PlannedLine(
-        account,
-        tax_key,
-        ctx.mapping.treatment_name(rule_name),
-        rule.kind,
-        _line_gross(doc, line, ctx.rounds_tax_per_line),
-    )
+        message = f"the account of tax rule {rule_name!r} is TODO"
+        return _LineDecision(tuple(before), rule, (HoldReason(codes.UNMAPPED_ACCOUNT, message),))
+    after: list[HoldReason] = []
+    tax_key = _tax_key(account, rule.kind, rule.rate, settings.bu_key, rule_name, ctx, after)
+    planned = (account, tax_key, ctx.mapping.treatment_name(rule_name), rule.kind)
+    return _LineDecision(tuple(before), rule, tuple(after), planned)
 
 
 def _tax_key(
@@ -526,9 +564,10 @@ def book_document(doc: SourceDocument, ctx: BookingContext) -> BookingResult:
     if plan.difference and rounding_account != TODO:
         groups[(rounding_account, "", ROUNDING_TREATMENT, "rounding")] = plan.difference
     template = _template(doc, ctx, party, plan.converted, *plan.kost)
+    text = _document_text(doc)
     own_number = doc.number or doc.open_item_number
     lines = [
-        _group_line(template, doc, key, amount, plan.converted, plan.vat_id, own_number)
+        _group_line(template, text, doc, key, amount, plan.converted, plan.vat_id, own_number)
         for key, amount in groups.items()
         if amount
     ]
@@ -540,33 +579,32 @@ def book_document(doc: SourceDocument, ctx: BookingContext) -> BookingResult:
 
 def _template(
     doc: SourceDocument, ctx: BookingContext, party: int, converted: Conversion, kost1: str, kost2: str
-) -> BookingLine:
+) -> dict[str, Any]:
+    """The fields every line of the document shares (not dataclasses.replace of a template line: that
+    walks all fields per line, a good part of booking a large period)."""
     assert doc.date is not None  # checked before
-    return BookingLine(
-        amount=Decimal(0),
-        side="S",
-        account=0,
-        contra_account=party,
-        document_date=doc.date,
-        document_field_1=belegfeld1(doc.open_item_number),
-        text=_document_text(doc),
-        currency=converted.currency,
-        exchange_rate=converted.kurs,
-        base_currency=converted.base_currency if converted.base_per_unit is not None else "",
-        document_link=document_link(doc.kind, doc.task_id, ctx),
-        document_infos=_document_infos(doc),
-        cost_centre_1=kost1,
-        cost_centre_2=kost2,
-        supply_date=doc.date,
-        due_date=doc.due_date,
-        source_kind=doc.kind,
-        source_id=doc.task_id,
-        source_version=doc.version,
-    )
+    return {
+        "contra_account": party,
+        "document_date": doc.date,
+        "document_field_1": belegfeld1(doc.open_item_number),
+        "currency": converted.currency,
+        "exchange_rate": converted.kurs,
+        "base_currency": converted.base_currency if converted.base_per_unit is not None else "",
+        "document_link": document_link(doc.kind, doc.task_id, ctx),
+        "document_infos": _document_infos(doc),
+        "cost_centre_1": kost1,
+        "cost_centre_2": kost2,
+        "supply_date": doc.date,
+        "due_date": doc.due_date,
+        "source_kind": doc.kind,
+        "source_id": doc.task_id,
+        "source_version": doc.version,
+    }
 
 
 def _group_line(
-    template: BookingLine,
+    template: dict[str, Any],
+    text: str,
     doc: SourceDocument,
     key: tuple[int, str, str, str],
     amount: Decimal,
@@ -577,14 +615,13 @@ def _group_line(
     account, tax_key, treatment, kind = key
     normal = _NORMAL_SIDE[doc.kind]
     rounded = cents(abs(amount))
-    text = booking_text("Rundungsdifferenz", own_number) if kind == "rounding" else template.text
-    return replace(
-        template,
+    return BookingLine(
+        **template,
         amount=rounded,
         side=normal if amount > 0 else _opposite(normal),
         account=account,
         tax_key=tax_key,
-        text=text,
+        text=booking_text("Rundungsdifferenz", own_number) if kind == "rounding" else text,
         base_amount=converted.base(rounded),
         eu_vat_id=vat_id if kind == "intra_eu_supply" else "",
         tax_treatment=treatment,

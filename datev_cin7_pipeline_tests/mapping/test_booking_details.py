@@ -201,6 +201,39 @@ def test_a_document_with_a_gap_is_held_with_its_reasons(spec: SaleSpec, codes: l
     assert _held_codes(_book(_sale_period(spec))) == [codes]
 
 
+def test_lines_sharing_account_and_rule_still_have_their_own_tax_checked() -> None:
+    """The account/rule decision is shared between lines; the tax amount check is each line's own."""
+    good = SaleSpec("hafenblick", [L("100.00", "19.00", "USt 19%", "8400")], number="INV-1", task_id="t-1")
+    bad = SaleSpec(
+        "hafenblick",
+        [L("50.00", "9.50", "USt 19%", "8400", name="Gut"), L("100.00", "7.00", "USt 19%", "8400", name="Falsch")],
+        number="INV-2",
+        sale_id="sale-2",
+        task_id="t-2",
+    )
+    period = empty_period()
+    period.sale_invoices = [(document, document.invoices[0]) for document in (sale(good), sale(bad), sale(good))]
+
+    result = _book(period)
+
+    assert [line.document_field_1 for line in result.lines] == ["INV-1", "INV-1"]
+    ((reason,),) = [item.reasons for item in result.held]
+    assert reason.code == "tax_amount_mismatch"
+    assert "'Falsch'" in reason.message
+
+
+def test_reasons_keep_their_order_when_the_decision_is_shared() -> None:
+    lines = [L("100.00", "0", "Vorsteuer 19%", "8400", name="Eins"), L("10.00", "0", "Vorsteuer 19%", "8400")]
+
+    result = _book(_sale_period(SaleSpec("hafenblick", lines)))
+
+    assert [reason.code for reason in result.held[0].reasons] == [
+        "tax_rule_wrong_side",
+        "tax_amount_mismatch",
+        "tax_amount_mismatch",
+    ]
+
+
 def test_an_automatic_account_that_contradicts_the_rule_is_held() -> None:
     spec = SaleSpec("hafenblick", [L("100.00", "19.00", "USt 19%", "8400")])
 

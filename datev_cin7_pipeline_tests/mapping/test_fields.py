@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from datev_cin7_pipeline.mapping.fields import (
     belegfeld1,
@@ -71,6 +76,44 @@ def test_text_is_cut_to_60_characters() -> None:
     assert shorten("x" * 61) == "x" * 57 + "..."
     assert shorten("x" * 60) == "x" * 60
     assert shorten("Zeile\neins\t zwei") == "Zeile eins zwei"  # no control characters in a text field
+
+
+def _full_belegfeld1(number: str) -> str:
+    """belegfeld1 without its shortcut for numbers that are valid already: every step, always."""
+    if not number:
+        return ""
+    umlauts = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"}
+    separators = {" ": "-", "_": "-", ".": "-", "\t": "-"}
+    text = unicodedata.normalize("NFC", number)
+    text = "".join(umlauts.get(char, separators.get(char, char)) for char in text)
+    text = re.sub(r"[^A-Za-z0-9$&%*+\-/]", "", unicodedata.normalize("NFKD", text))
+    if not text:
+        return short_hash(number)
+    return text if len(text) <= 36 else f"{text[-29:]}-{short_hash(number)}"
+
+
+def _full_shorten(text: str, limit: int = 60) -> str:
+    """shorten without its shortcut for texts that are one clean line already."""
+    flat = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
+
+
+_NASTY = st.text(alphabet=st.sampled_from("AZaz09-/$ _.\t\n\r\x0b\x1c\x85\xa0\u2028\u3000äÜßé#\u0308"), max_size=45)
+
+
+@pytest.mark.parametrize("number", ["INV-1\n", "INV-1 ", "x" * 37, "x" * 36 + "\n", "A-1\u0308"])
+def test_belegfeld1_shortcut_takes_only_numbers_the_full_transformation_keeps(number: str) -> None:
+    assert belegfeld1(number) == _full_belegfeld1(number)
+
+
+@given(_NASTY)
+def test_belegfeld1_is_the_full_transformation(number: str) -> None:
+    assert belegfeld1(number) == _full_belegfeld1(number)
+
+
+@given(_NASTY, st.sampled_from([20, 60]))
+def test_shorten_is_the_full_flattening(text: str, limit: int) -> None:
+    assert shorten(text, limit) == _full_shorten(text, limit)
 
 
 @pytest.mark.parametrize(
