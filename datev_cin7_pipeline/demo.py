@@ -8,7 +8,7 @@ Everything lives in the output folder, so a demo never touches a real setup:
 
     <out>/state/home/          its own DATEV_CIN7_HOME (connections file, mapping, vault key, state.db)
     <out>/state/dagster/       its own DAGSTER_HOME (SQLite dagster.yaml): `dg dev` there shows the runs
-    <out>/state/demo.json      which data the state was built from, and the date the demo company is "as of"
+    <out>/state/demo.json      the data the state was built from, the demo company's date, the Cin7 port
     <out>/datev-capture/       everything the DATEV simulator accepted in this run, with manifest.jsonl
     <out>/extf/, <out>/dxso/   the EXTF files and DXSO packages as uploaded (kept across runs)
     <out>/reconciliation.csv|md, <out>/summary.json
@@ -16,7 +16,7 @@ Everything lives in the output folder, so a demo never touches a real setup:
 Both simulators are fresh every run, the state is not: a second run with the same folder finds every
 document and booking in its ledger and sends nothing, which the run's own (empty) capture shows. The demo
 company is generated as of the date of the first run and kept at it, so the second run sees the same
-company even on another day.
+company even on another day; the Cin7 simulator keeps its port (see `_simulators`).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 
 
 class DemoError(ConnectorError):
-    """Something the user can fix (a bad option, folder or file), in one sentence."""
+    """A bad option, folder or file, or a run that failed: one sentence for the user."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,9 @@ class DemoOptions:
 
 @dataclass
 class DemoReport:
-    summary: dict[str, Any]
+    summary: dict[str, Any]  # what summary.json holds
     out: Path
-    success: bool
-    files: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # what the run wrote besides the state
 
 
 # --- options ------------------------------------------------------------------------------------------
@@ -260,6 +259,16 @@ def _simulators(dataset: Cin7Dataset, options: SandboxOptions, cin7_port: int) -
         datev = stack.enter_context(serve_in_thread(datev_app))
         home = connect_home_to_sandbox(cin7.url, datev.url, dataset, options)
         yield SandboxEnvironment(home, cin7.url, datev.url, options.capture, options.connection)
+
+
+def _cin7_traffic(environment: SandboxEnvironment) -> dict[str, int]:
+    """What the Cin7 simulator saw: every call, the most in any 60 s, and how many it throttled."""
+    answer = requests.get(f"{environment.cin7_url}/_sim/calls", timeout=30).json()
+    return {
+        "cin7": int(answer["Summary"]["total_calls"]),
+        "cin7_max_in_any_60s": int(answer["Summary"]["max_calls_in_any_60s"]),
+        "cin7_throttled": sum(1 for call in answer["Calls"] if call.get("status") in (429, 503)),
+    }
 
 
 def _datev_calls(environment: SandboxEnvironment) -> int:
@@ -449,7 +458,7 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
         datev_login_calls = _datev_calls(environment)
         result = _materialize(period, echo, options.poll_first_delay_seconds)
         calls = {
-            "cin7": environment.cin7_calls(),
+            **_cin7_traffic(environment),
             "cin7_limit_per_minute": options.cin7_calls_per_minute,
             "datev": _datev_calls(environment) - datev_login_calls,
             "datev_login": datev_login_calls,
@@ -467,7 +476,7 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
     failure = _failure(result)
     if failure:
         raise DemoError(f"The pipeline run failed: {failure}")
-    return DemoReport(summary=summary, out=out, success=result.success, files=files)
+    return DemoReport(summary=summary, out=out, files=files)
 
 
 def _report(
