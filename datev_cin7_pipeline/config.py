@@ -52,6 +52,9 @@ class DatevSettings(_Strict):
     refresh_margin_seconds: int = Field(120, ge=10, le=600)
     # How long one run waits for a DATEV job before leaving it to the job sensor.
     job_wait_seconds: int = Field(600, ge=0, le=7200)
+    # An invoice without a PDF in Cin7 is booked without Beleg (and warned about); true sends a copy
+    # rendered from its Cin7 data instead, marked on every page as a copy.
+    render_missing_pdfs: bool = False
 
     def endpoints(self) -> DatevEndpoints:
         base = DatevEndpoints.sandbox() if self.environment == "sandbox" else DatevEndpoints.production()
@@ -169,6 +172,9 @@ connections:
       client_type: confidential
       # extf (EXTF Buchungsstapel + PDFs to Unternehmen Online) or dxso (ledger-import XML jobs).
       route: extf
+      # Invoices without a PDF in Cin7: false books them without Beleg (with a warning); true sends a
+      # copy rendered from the Cin7 data, marked as a copy on every page.
+      render_missing_pdfs: false
     webhooks:
       # How Cin7 authenticates its deliveries: bearer, basic (user name below) or header (name below).
       auth: bearer

@@ -1,4 +1,5 @@
-"""Small, valid PDF files written by hand, so simulated invoices carry real documents without a PDF library.
+"""Small, valid PDF files written by hand, without a PDF library: the simulators' invoices and the marked
+copies the pipeline renders for invoices that have no PDF in Cin7.
 
 Cin7 cannot render invoices (FACTS.md §7); what the pipeline uploads to DATEV are attachments, so the
 simulators need genuine PDF bytes that a reader opens. This writes PDF 1.4 with the standard fonts

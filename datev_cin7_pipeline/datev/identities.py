@@ -15,6 +15,8 @@ from datev_cin7_pipeline.cin7.models import Attachment
 from datev_cin7_pipeline.cin7.period import Cin7Period
 from datev_cin7_pipeline.mapping.documents import SourceDocument, period_documents
 
+COPY_ATTACHMENT_ID = "rendered-copy"  # the attachment id of a copy rendered from the data (datev/pdf_copy.py)
+
 GUID_NAMESPACE = uuid.UUID("5b0f3c1e-7d4a-5e8b-9c2d-1a6f0e3b7c94")
 
 
@@ -47,16 +49,23 @@ def pdf_for_document(attachments: Sequence[Attachment], number: str, documents_o
     return None
 
 
-def period_pdfs(period: Cin7Period, tenant: str) -> list[tuple[SourceDocument, Attachment | None, str | None]]:
-    """Every invoice and credit note of the period with its PDF attachment and document GUID (if any)."""
+def period_pdfs(
+    period: Cin7Period, tenant: str, *, rendered_copies: bool = False
+) -> list[tuple[SourceDocument, Attachment | None, str | None]]:
+    """Every invoice and credit note of the period with its PDF attachment and document GUID (if any).
+
+    With `rendered_copies`, a document without a PDF attachment still has a GUID: that of the marked
+    copy rendered from its data (attachment None, GUID set)."""
     found: list[tuple[SourceDocument, Attachment | None, str | None]] = []
     for doc in period_documents(period):
         parent = period.sales.get(doc.parent_id) or period.purchases.get(doc.parent_id)
-        if parent is None:
-            found.append((doc, None, None))
-            continue
-        siblings = len(parent.invoices) + len(parent.credit_notes)
-        attachment = pdf_for_document(parent.attachments, doc.number, siblings)
-        guid = document_guid(tenant, doc.task_id, attachment.id) if attachment else None
+        attachment = None
+        if parent is not None:
+            siblings = len(parent.invoices) + len(parent.credit_notes)
+            attachment = pdf_for_document(parent.attachments, doc.number, siblings)
+        if attachment is not None:
+            guid: str | None = document_guid(tenant, doc.task_id, attachment.id)
+        else:
+            guid = document_guid(tenant, doc.task_id, COPY_ATTACHMENT_ID) if rendered_copies else None
         found.append((doc, attachment, guid))
     return found

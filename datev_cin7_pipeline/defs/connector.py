@@ -14,11 +14,15 @@ import dagster as dg
 from datev_cin7_pipeline import settings
 from datev_cin7_pipeline.cin7.client import Cin7Client
 from datev_cin7_pipeline.cin7.connect import cin7_client_for
+from datev_cin7_pipeline.cin7.models import Attachment
+from datev_cin7_pipeline.cin7.period import Cin7Period
 from datev_cin7_pipeline.config import ConnectionSettings, require_connection
 from datev_cin7_pipeline.datev.api import DatevApi
 from datev_cin7_pipeline.datev.connect import datev_api_for, require_client_id
+from datev_cin7_pipeline.datev.identities import period_pdfs
 from datev_cin7_pipeline.datev.polling import PollSchedule
 from datev_cin7_pipeline.mapping import MappingConfig, parse_mapping
+from datev_cin7_pipeline.mapping.documents import SourceDocument
 from datev_cin7_pipeline.store import CredentialsVault, StateStore
 from datev_cin7_pipeline.store.connections import ensure_connection
 
@@ -52,6 +56,10 @@ class OpenConnection:
 
     def mapping(self) -> MappingConfig:
         return parse_mapping(self.settings.mapping_path(self.name, self.home))
+
+    def period_pdfs(self, period: Cin7Period) -> list[tuple[SourceDocument, Attachment | None, str | None]]:
+        """The period's documents with their PDF and GUID (a rendered copy's, where configured and missing)."""
+        return period_pdfs(period, self.name, rendered_copies=self.settings.datev.render_missing_pdfs)
 
     def exports_folder(self, period: dt.date) -> Path:
         """`<home>/exports/<connection>/<period>/`: the EXTF files of a period, named deterministically."""

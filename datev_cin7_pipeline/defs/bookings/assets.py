@@ -12,7 +12,6 @@ import dagster as dg
 
 from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.datev.bookings import BookingLine
-from datev_cin7_pipeline.datev.identities import period_pdfs
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
 from datev_cin7_pipeline.defs.metadata import md_table, period_of, totals_table
@@ -64,7 +63,7 @@ def datev_booking_lines(context: dg.AssetExecutionContext, connector: ConnectorR
     with connector.open() as conn:
         mapping = conn.mapping()
         period = load_period(conn.store, conn.connection_id, start, end)
-        pdfs = period_pdfs(period, conn.name)
+        pdfs = conn.period_pdfs(period)
         guids = {f"{doc.kind}:{doc.task_id}": guid for doc, _, guid in pdfs if guid}
         with conn.store.session() as session:
             previous, previous_ids = effective_bookings(session, conn.connection_id, start)

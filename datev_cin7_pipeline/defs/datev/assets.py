@@ -12,12 +12,13 @@ import hashlib
 
 import dagster as dg
 
-from datev_cin7_pipeline.cin7.attachments import fetch_pdf
+from datev_cin7_pipeline.cin7.attachments import PdfDocument, fetch_pdf
 from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.datev.bookings import line_from_json
 from datev_cin7_pipeline.datev.dxso_route import goes_by_dxso
 from datev_cin7_pipeline.datev.extf import BatchName, split_batches, validate_extf, write_extf
-from datev_cin7_pipeline.datev.identities import period_pdfs
+from datev_cin7_pipeline.datev.identities import COPY_ATTACHMENT_ID
+from datev_cin7_pipeline.datev.pdf_copy import copy_file_name, render_copy
 from datev_cin7_pipeline.datev.transfer import BatchToSend, DocumentToSend, poll_batch, send_document, submit_batch
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
@@ -149,7 +150,7 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
     under its deterministic GUID (the booking lines link to it with `BEDI`)."""
     start, end = period_of(context)
     outcomes: list[tuple[str, str, str, str, str]] = []
-    missing: list[tuple[str, str, str]] = []
+    missing: list[tuple[str, str, str, str]] = []
     with connector.open() as conn:
         mapping = conn.mapping()
         period = load_period(conn.store, conn.connection_id, start, end)
@@ -167,23 +168,31 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                     DocumentRecord.status.in_(("uploaded", "already_present")),
                 )
             }
-        candidates = [item for item in period_pdfs(period, conn.name) if (item[0].kind, item[0].task_id) in booked]
+        candidates = [item for item in conn.period_pdfs(period) if (item[0].kind, item[0].task_id) in booked]
+        company_name = period.company.company if period.company else ""
         in_dxso_jobs = conn.settings.datev.route == "dxso"  # the PDFs travel inside the DXSO jobs instead
         uploads_due = any(guid and guid not in done for _, _, guid in candidates) and not in_dxso_jobs
         api = conn.datev() if uploads_due else None
         with conn.cin7() as client:
             for doc, attachment, guid in candidates:
-                if attachment is None or guid is None:
-                    missing.append((doc.kind, doc.number, doc.task_id))
+                if attachment is None:
+                    # Without a PDF in Cin7 the booking goes without Beleg, or with a marked copy (guid set).
+                    missing.append((doc.kind, doc.number, doc.task_id, "copy rendered" if guid else "none"))
+                if guid is None:
                     continue
+                file_name = attachment.file_name if attachment else copy_file_name(doc)
                 if guid in done:
-                    outcomes.append((doc.kind, doc.number, attachment.file_name, guid, "already_recorded"))
+                    outcomes.append((doc.kind, doc.number, file_name, guid, "already_recorded"))
                     continue
                 if in_dxso_jobs:
-                    outcomes.append((doc.kind, doc.number, attachment.file_name, guid, "in DXSO job"))
+                    outcomes.append((doc.kind, doc.number, file_name, guid, "in DXSO job"))
                     continue
                 assert api is not None
-                pdf = fetch_pdf(client, attachment)
+                pdf = (
+                    fetch_pdf(client, attachment)
+                    if attachment
+                    else PdfDocument(COPY_ATTACHMENT_ID, file_name, render_copy(doc, company_name))
+                )
                 status = send_document(
                     api,
                     conn.store,
@@ -193,13 +202,13 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                         guid=guid,
                         cin7_document_kind=doc.kind,
                         cin7_document_id=doc.task_id,
-                        attachment_id=attachment.id,
+                        attachment_id=attachment.id if attachment else COPY_ATTACHMENT_ID,
                         document_version=doc.version,
                         period=start,
                         file_name=pdf.file_name,
                         content=pdf.content,
                         document_type=mapping.document_types.for_kind(doc.kind),
-                        note=f"Cin7 {doc.number}",
+                        note=f"Cin7 {doc.number}" + ("" if attachment else " (KOPIE aus den Cin7-Daten)"),
                     ),
                 )
                 outcomes.append((doc.kind, doc.number, pdf.file_name, guid, status))
@@ -220,7 +229,7 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                 passed=not missing,
                 severity=dg.AssetCheckSeverity.WARN,
                 description=None if not missing else f"{len(missing)} booked document(s) have no PDF in Cin7.",
-                metadata={"without_pdf": md_table(["kind", "number", "Cin7 id"], missing)},
+                metadata={"without_pdf": md_table(["kind", "number", "Cin7 id", "sent instead"], missing)},
             )
         ],
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from datev_cin7_pipeline.cin7.attachments import fetch_pdf
+from datev_cin7_pipeline.cin7.attachments import PdfDocument, fetch_pdf
 from datev_cin7_pipeline.cin7.models import Attachment
 from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.datev.bookings import line_from_json
@@ -27,7 +27,8 @@ from datev_cin7_pipeline.datev.dxso_route import (
     goes_by_dxso,
     party_for,
 )
-from datev_cin7_pipeline.datev.identities import period_pdfs
+from datev_cin7_pipeline.datev.identities import COPY_ATTACHMENT_ID
+from datev_cin7_pipeline.datev.pdf_copy import copy_file_name, render_copy
 from datev_cin7_pipeline.datev.transfer import DxsoPackageToSend, poll_dxso_package, send_dxso_package
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
@@ -87,7 +88,7 @@ def datev_dxso_jobs(context: dg.AssetExecutionContext, connector: ConnectorResou
         mapping = conn.mapping()
         period = load_period(conn.store, conn.connection_id, start, end)
         documents: dict[tuple[str, str], tuple[SourceDocument, Attachment | None, str | None]] = {
-            (doc.kind, doc.task_id): (doc, att, guid) for doc, att, guid in period_pdfs(period, conn.name)
+            (doc.kind, doc.task_id): (doc, att, guid) for doc, att, guid in conn.period_pdfs(period)
         }
         folder = conn.exports_folder(start)
         with conn.store.session() as session:
@@ -97,20 +98,24 @@ def datev_dxso_jobs(context: dg.AssetExecutionContext, connector: ConnectorResou
                 if goes_by_dxso(route, row.kind, row.cin7_document_kind)
             ]
             created_at = max((r.created_at for r in pending_bookings(session, conn.connection_id, start)), default=None)
+        company = period.company.company if period.company else ""
         groups: dict[LedgerKind, list[tuple[int, DxsoMember]]] = defaultdict(list)
         if pending:
             with conn.cin7() as client:
                 for row_id, kind, doc_id, lines in pending:
                     found = documents.get((kind, doc_id))
                     doc, attachment, guid = found if found else (None, None, None)
-                    if doc is None or attachment is None or guid is None:
+                    if doc is None or guid is None:
                         held.append((kind, doc_id, "no PDF in Cin7; a DXSO document needs its Beleg"))
                         continue
-                    pdf = fetch_pdf(client, attachment)
+                    pdf = (  # without a PDF in Cin7, the marked copy (guid set only when configured)
+                        fetch_pdf(client, attachment)
+                        if attachment
+                        else PdfDocument(COPY_ATTACHMENT_ID, copy_file_name(doc), render_copy(doc, company))
+                    )
                     party = party_for(kind, doc.party_id, doc.party_name, period.customers, period.suppliers)
                     member = DxsoMember(lines, pdf.content, pdf.file_name, guid, party, doc.due_date, doc.order_number)
                     groups[LEDGER_OF_KIND[kind]].append((row_id, member))
-        company = period.company.company if period.company else ""
         for ledger, members in sorted(groups.items()):
             try:
                 assert created_at is not None
