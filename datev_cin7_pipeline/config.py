@@ -124,17 +124,31 @@ def require_connection(name: str, path: Path | None = None) -> ConnectionSetting
     return file.connections[name]
 
 
-def deployment_vat_period(connection: str, path: Path | None = None) -> Literal["monthly", "quarterly"]:
-    """The VAT period the connection files by; the Dagster partitions follow it. Monthly until the
-    connection is set up (a fresh `dg dev` without a connections file)."""
+def served_connections(
+    pinned: str | None, path: Path | None = None
+) -> tuple[list[str], Literal["monthly", "quarterly"]]:
+    """The connections one Dagster code location serves and the VAT period they file by.
+
+    `pinned` (DATEV_CIN7_CONNECTION) serves that connection alone; otherwise every connection of the file,
+    which must then file alike (one asset graph has one time partitioning). Without a connections file yet
+    (a fresh `dg dev`): the connection "default", monthly.
+    """
     try:
         file = load_connections(path)
     except ConfigError:
         if (path or settings.connections_file_path()).exists():
             raise
-        return "monthly"
-    found = file.connections.get(connection)
-    return found.vat_period if found else "monthly"
+        return [pinned or "default"], "monthly"
+    if pinned is not None:
+        found = file.connections.get(pinned)
+        return [pinned], found.vat_period if found else "monthly"
+    periods = {c.vat_period for c in file.connections.values()}
+    if len(periods) > 1:
+        raise ConfigError(
+            "The connections file mixes monthly and quarterly VAT periods; serve each group from its own code "
+            "location with DATEV_CIN7_CONNECTION set."
+        )
+    return sorted(file.connections), periods.pop()
 
 
 def _explain(error: ErrorDetails) -> str:

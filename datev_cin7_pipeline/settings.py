@@ -52,6 +52,6 @@ def connections_file_path() -> Path:
     return home_dir() / CONNECTIONS_FILE
 
 
-def connection_name() -> str:
-    """The connection the Dagster definitions serve (one code location per connection)."""
-    return os.environ.get(CONNECTION_ENV, "").strip() or "default"
+def pinned_connection() -> str | None:
+    """The one connection a Dagster code location serves when DATEV_CIN7_CONNECTION names it."""
+    return os.environ.get(CONNECTION_ENV, "").strip() or None

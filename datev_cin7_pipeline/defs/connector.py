@@ -78,14 +78,16 @@ class ConnectorResource(dg.ConfigurableResource):
     poll_first_delay_seconds: float = 5.0
 
     @contextmanager
-    def open(self) -> Iterator[OpenConnection]:
-        connection_settings = require_connection(self.connection)
+    def open(self, connection: str | None = None) -> Iterator[OpenConnection]:
+        """The connection of a run's partition (`connection`), else the configured one."""
+        name = connection or self.connection
+        connection_settings = require_connection(name)
         store = StateStore.open(self.database_url or None)
         try:
             with store.session() as session:
-                connection_id = ensure_connection(session, self.connection, actor=ACTOR)
+                connection_id = ensure_connection(session, name, actor=ACTOR)
             yield OpenConnection(
-                name=self.connection,
+                name=name,
                 home=settings.home_dir(),
                 settings=connection_settings,
                 store=store,

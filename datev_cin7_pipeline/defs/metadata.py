@@ -16,6 +16,12 @@ def period_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext)
     return window.start.date(), window.end.date()
 
 
+def connection_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str | None:
+    """The partition's connection where the assets are partitioned by connection too, else None."""
+    key = context.partition_key
+    return key.keys_by_dimension["connection"] if isinstance(key, dg.MultiPartitionKey) else None
+
+
 def md_table(headings: Sequence[str], rows: Iterable[Sequence[Any]]) -> dg.MetadataValue:
     lines = ["| " + " | ".join(headings) + " |", "|" + "|".join(" --- " for _ in headings) + "|"]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]

@@ -1,14 +1,11 @@
 """Resources: the state store, opened from the same environment variables the CLI reads, and the
-connector for one connection of the connections file: `DATEV_CIN7_CONNECTION` (default "default").
-
-A deployment with several connections runs one code location per connection, each with its own
-`DATEV_CIN7_CONNECTION`; they share the instance's pools, so one Cin7 account is never hit by two steps.
+connector for the connections of the connections file (each run opens the connection of its partition).
 """
 
 import dagster as dg
 
-from datev_cin7_pipeline import settings
 from datev_cin7_pipeline.defs.connector import ConnectorResource
+from datev_cin7_pipeline.defs.partitions import SERVED_CONNECTIONS
 from datev_cin7_pipeline.store import StateStore
 
 
@@ -26,6 +23,6 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "state_store": StateStoreResource(),
-            "connector": ConnectorResource(connection=settings.connection_name()),
+            "connector": ConnectorResource(connection=SERVED_CONNECTIONS[0]),
         }
     )

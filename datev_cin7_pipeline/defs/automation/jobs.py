@@ -4,6 +4,7 @@ import dagster as dg
 
 PERIOD_TAG = "datev-cin7/period"
 TRIGGER_TAG = "datev-cin7/trigger"
+CONNECTION_TAG = "datev-cin7/connection"
 
 PIPELINE = dg.AssetSelection.groups("cin7", "bookings", "datev")
 

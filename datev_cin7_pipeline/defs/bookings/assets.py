@@ -14,7 +14,7 @@ from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.datev.bookings import BookingLine
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
-from datev_cin7_pipeline.defs.metadata import md_table, period_of, totals_table
+from datev_cin7_pipeline.defs.metadata import connection_of, md_table, period_of, totals_table
 from datev_cin7_pipeline.defs.partitions import vat_periods
 from datev_cin7_pipeline.mapping import book_period, booking_frame, check_mapping, validate_booking_frame
 from datev_cin7_pipeline.mapping.frames import unbalanced_documents
@@ -60,7 +60,7 @@ CIN7_TOTALS_RECONCILE = "cin7_totals_reconcile"
 def datev_booking_lines(context: dg.AssetExecutionContext, connector: ConnectorResource) -> dg.MaterializeResult:
     """Booking lines still to post for the VAT period, recorded in the booking ledger."""
     start, end = period_of(context)
-    with connector.open() as conn:
+    with connector.open(connection_of(context)) as conn:
         mapping = conn.mapping()
         period = load_period(conn.store, conn.connection_id, start, end)
         pdfs = conn.period_pdfs(period)

@@ -8,7 +8,7 @@ import dagster as dg
 from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.cin7.sync import Cin7Sync
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
-from datev_cin7_pipeline.defs.metadata import md_table, period_of
+from datev_cin7_pipeline.defs.metadata import connection_of, md_table, period_of
 from datev_cin7_pipeline.defs.partitions import vat_periods
 from datev_cin7_pipeline.store.inbox import mark_processed
 from datev_cin7_pipeline.webhooks.runs import parse_event_ids
@@ -50,7 +50,7 @@ def cin7_documents(
     asked for this run (tag from the inbox sensor) are marked processed once Cin7 has been re-read.
     """
     start, end = period_of(context)
-    with connector.open() as conn, conn.cin7() as client:
+    with connector.open(connection_of(context)) as conn, conn.cin7() as client:
         sync_run = Cin7Sync(
             client, conn.store, conn.connection_id, horizon=start, actor=ACTOR, full_period=config.full_period
         )

@@ -22,7 +22,7 @@ from datev_cin7_pipeline.datev.pdf_copy import copy_file_name, render_copy
 from datev_cin7_pipeline.datev.transfer import BatchToSend, DocumentToSend, poll_batch, send_document, submit_batch
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
-from datev_cin7_pipeline.defs.metadata import md_table, period_of
+from datev_cin7_pipeline.defs.metadata import connection_of, md_table, period_of
 from datev_cin7_pipeline.defs.partitions import vat_periods
 from datev_cin7_pipeline.store import jobs as job_ledger
 from datev_cin7_pipeline.store.ledger import (
@@ -61,7 +61,7 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
     start, end = period_of(context)
     files: list[tuple[str, str, int, str, str]] = []
     findings: list[tuple[str, str, str, object, object]] = []
-    with connector.open() as conn:
+    with connector.open(connection_of(context)) as conn:
         mapping = conn.mapping()
         automatic = frozenset(mapping.automatic())
         folder = conn.exports_folder(start)
@@ -151,7 +151,7 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
     start, end = period_of(context)
     outcomes: list[tuple[str, str, str, str, str]] = []
     missing: list[tuple[str, str, str, str]] = []
-    with connector.open() as conn:
+    with connector.open(connection_of(context)) as conn:
         mapping = conn.mapping()
         period = load_period(conn.store, conn.connection_id, start, end)
         with conn.store.session() as session:
@@ -255,7 +255,7 @@ def datev_booking_jobs(context: dg.AssetExecutionContext, connector: ConnectorRe
     start, _ = period_of(context)
     rows: list[tuple[str, str, int, str, str, int]] = []
     failed: list[tuple[str, str, str]] = []
-    with connector.open() as conn:
+    with connector.open(connection_of(context)) as conn:
         with conn.store.session() as session:
             jobs = [
                 (job.reference_id, job.file_name, job.sequence, job.row_count, job.status, job.datev_job_id)

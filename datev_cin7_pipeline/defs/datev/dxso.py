@@ -32,7 +32,7 @@ from datev_cin7_pipeline.datev.pdf_copy import copy_file_name, render_copy
 from datev_cin7_pipeline.datev.transfer import DxsoPackageToSend, poll_dxso_package, send_dxso_package
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
-from datev_cin7_pipeline.defs.metadata import md_table, period_of
+from datev_cin7_pipeline.defs.metadata import connection_of, md_table, period_of
 from datev_cin7_pipeline.defs.partitions import vat_periods
 from datev_cin7_pipeline.mapping.documents import SourceDocument
 from datev_cin7_pipeline.store import jobs as job_ledger
@@ -72,7 +72,7 @@ def datev_dxso_jobs(context: dg.AssetExecutionContext, connector: ConnectorResou
     held: list[tuple[str, str, str]] = []
     rows_out: list[tuple[str, str, int, str, str, int]] = []
     problems: list[tuple[str, str, str]] = []
-    with connector.open() as conn:
+    with connector.open(connection_of(context)) as conn:
         route = conn.settings.datev.route
         if route != "dxso":
             return dg.MaterializeResult(
