@@ -131,12 +131,22 @@ def main() -> int:
         f"wall {wall:.1f} s (Dagster run {run_seconds:.1f} s); Cin7 calls {cin7_calls} "
         f"(limit {args.calls_per_minute}/min, bound {bound:.1f} s); DATEV calls {datev_calls}; "
         f"uploaded {sent['documents']} PDFs and {sent['extf_files']} EXTF file(s) with {sent['extf_rows']} rows; "
-        f"reconciled {summary['reconciled']}; Cin7 at most {summary['calls']['cin7_max_in_any_60s']} calls in any "
-        f"60 s, {summary['calls']['cin7_throttled']} throttled"
+        f"reconciled {summary['reconciled']}"
+    )
+    calls = summary["calls"]
+    # The simulator's window is rolling: the first `limit` calls may go at once, so N calls need at least
+    # (N - limit) / limit minutes, less than the brief's bound N / limit minutes.
+    floor = max(0, cin7_calls - args.calls_per_minute) / args.calls_per_minute * 60
+    print(
+        f"Cin7: {calls['cin7_downloads']} of the calls were PDF downloads (not limited by the simulator); "
+        f"at most {calls['cin7_api_max_in_any_60s']} API calls and {calls['cin7_max_in_any_60s']} calls in all "
+        f"in any 60 s; {calls['cin7_throttled']} throttled; rolling-window floor {floor:.1f} s "
+        f"(wall / floor {wall / floor if floor else float('nan'):.3f})"
     )
     print(
         f"RESULT documents={documents} wall_s={wall:.1f} run_s={run_seconds:.1f} cin7_calls={cin7_calls} "
         f"datev_calls={datev_calls} limit_per_min={args.calls_per_minute} "
+        f"max_cin7_api_calls_in_60s={summary['calls']['cin7_api_max_in_any_60s']} "
         f"max_cin7_calls_in_60s={summary['calls']['cin7_max_in_any_60s']} bound_s={bound:.1f} "
         f"wall_to_bound_ratio={ratio:.3f} run_to_bound_ratio={run_seconds / bound:.3f}"
     )

@@ -56,6 +56,7 @@ from datev_cin7_pipeline.sandbox.cin7 import (
     demo_dataset,
     load_dataset,
 )
+from datev_cin7_pipeline.sandbox.cin7.traffic import max_in_window
 from datev_cin7_pipeline.sandbox.datev import MANIFEST, DatevSimConfig, build_datev_app, read_manifest
 from datev_cin7_pipeline.sandbox.environment import SandboxEnvironment, SandboxOptions, connect_home_to_sandbox
 from datev_cin7_pipeline.sandbox.serving import serve_in_thread
@@ -262,12 +263,18 @@ def _simulators(dataset: Cin7Dataset, options: SandboxOptions, cin7_port: int) -
 
 
 def _cin7_traffic(environment: SandboxEnvironment) -> dict[str, int]:
-    """What the Cin7 simulator saw: every call, the most in any 60 s, and how many it throttled."""
+    """What the Cin7 simulator saw: every call (API calls and PDF downloads), the most in any 60 s, and how
+    many it throttled. Its limit applies to API calls; downloads are counted apart because it does not
+    limit them (Cin7 does not document whether DownloadUrl counts against the 60/min)."""
     answer = requests.get(f"{environment.cin7_url}/_sim/calls", timeout=30).json()
+    calls = answer["Calls"]
+    api = [call["time"] for call in calls if call["endpoint"] != "Attachment/Download"]
     return {
         "cin7": int(answer["Summary"]["total_calls"]),
+        "cin7_downloads": len(calls) - len(api),
         "cin7_max_in_any_60s": int(answer["Summary"]["max_calls_in_any_60s"]),
-        "cin7_throttled": sum(1 for call in answer["Calls"] if call.get("status") in (429, 503)),
+        "cin7_api_max_in_any_60s": max_in_window(api),
+        "cin7_throttled": sum(1 for call in calls if call["status"] in (429, 503)),
     }
 
 

@@ -319,8 +319,9 @@ def summary_text(summary: Mapping[str, Any]) -> str:
     else:
         lines.append(f"Reconciliation: Cin7 = booked = DATEV for all {len(totals)} tax treatment(s).")
     lines.append(
-        f"Calls: Cin7 {calls['cin7']} (limit {calls['cin7_limit_per_minute']}/min, at most "
-        f"{calls['cin7_max_in_any_60s']} in any 60 s), DATEV {calls['datev']} "
+        f"Calls: Cin7 {calls['cin7']} ({calls['cin7_downloads']} of them PDF downloads; at most "
+        f"{calls['cin7_api_max_in_any_60s']} API calls in any 60 s, limit {calls['cin7_limit_per_minute']}), "
+        f"DATEV {calls['datev']} "
         f"(+{calls['datev_login']} for the login); {summary['wall_seconds']:.1f} s."
     )
     return "\n".join(lines)

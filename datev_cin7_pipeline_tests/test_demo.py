@@ -186,7 +186,8 @@ def test_the_first_run_sends_every_pdf_once_and_one_extf_file_with_the_booking_l
     assert all(check["passed"] for check in summary["checks"])
     assert summary["calls"]["cin7"] > 0
     assert summary["calls"]["cin7_limit_per_minute"] == 600
-    assert 0 < summary["calls"]["cin7_max_in_any_60s"] <= 600
+    assert 0 < summary["calls"]["cin7_api_max_in_any_60s"] <= summary["calls"]["cin7_max_in_any_60s"] <= 600
+    assert summary["calls"]["cin7_downloads"] == len(pdfs)  # each PDF read from Cin7 once
     assert summary["calls"]["cin7_throttled"] == 0  # the client paces itself below the simulator's limit
     # Every DATEV call of the run: one per PDF, the EXTF upload, and at least one status read.
     assert summary["calls"]["datev"] >= len(pdfs) + 2
