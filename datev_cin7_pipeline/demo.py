@@ -210,10 +210,18 @@ def _prepare_out(out: Path, source: str, today: dt.date | None) -> _State:
 @contextmanager
 def _own_environment(state: Path) -> Iterator[None]:
     """The demo's home and Dagster instance for the duration of the run; the caller's settings come back."""
-    names = ("DAGSTER_HOME", settings.HOME_ENV, settings.DATABASE_URL_ENV, settings.SECRET_KEY_ENV)
+    names = (
+        "DAGSTER_HOME",
+        settings.HOME_ENV,
+        settings.DATABASE_URL_ENV,
+        settings.SECRET_KEY_ENV,
+        settings.CONNECTION_ENV,
+    )
     saved = {name: os.environ.get(name) for name in names}
     os.environ["DAGSTER_HOME"] = str(state / "dagster")
     os.environ[settings.HOME_ENV] = str(state / "home")
+    # One code location for the demo's one connection: partition keys are the periods alone.
+    os.environ[settings.CONNECTION_ENV] = CONNECTION
     # A user's database URL or vault key must not reach the demo (nor the demo write into them).
     os.environ.pop(settings.DATABASE_URL_ENV, None)
     os.environ.pop(settings.SECRET_KEY_ENV, None)
@@ -300,10 +308,14 @@ def _asset_job() -> dg.JobDefinition:
 
 
 def _check_period(period: dt.date) -> None:
-    partitions = _asset_job().partitions_def
-    if partitions is not None and partition_key(period) not in partitions.get_partition_keys():
+    """The pipeline's monthly partitions: from FIRST_PERIOD to the open month (end_offset=1), in German time.
+
+    Checked on dates, before anything is loaded or written: the Definitions choose their partitioning from
+    the connections file when they load, so they are loaded only inside the demo's own home."""
+    first = dt.date.fromisoformat(FIRST_PERIOD)
+    if not first <= period <= berlin_today().replace(day=1):
         raise DemoError(
-            f"--period {period:%Y-%m} is not a VAT period of the pipeline, which runs from {FIRST_PERIOD[:7]} "
+            f"--period {period:%Y-%m} is not a VAT period of the pipeline, which runs from {first:%Y-%m} "
             "to the current month."
         )
 
@@ -375,15 +387,22 @@ def _error_text(error: Any) -> str:
 
 def _materialize(period: dt.date, echo: Callable[[str], None], poll_delay: float) -> dg.ExecuteInProcessResult:
     """Every asset of the project's Definitions for the period, as one run in the demo's Dagster instance."""
+    from datev_cin7_pipeline.defs.partitions import partition_for
+
     job = _asset_job()
-    key = partition_key(period)
+    key = partition_for(CONNECTION, period)
+    if job.partitions_def is not None and key not in job.partitions_def.get_partition_keys():
+        # Only when this process loaded the Definitions earlier for another home (tests, embedding).
+        raise DemoError(f"The pipeline's Definitions in this process have no partition {key} for the demo.")
     run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
         instance.add_event_listener(run_id, _Progress(echo, len(job.graph.nodes)))
         echo(f"Dagster run {run_id} ({len(job.graph.nodes)} steps) in {os.environ['DAGSTER_HOME']}")
         return job.execute_in_process(
             run_config={
-                "resources": {"connector": {"config": {"poll_first_delay_seconds": poll_delay}}},
+                "resources": {
+                    "connector": {"config": {"connection": CONNECTION, "poll_first_delay_seconds": poll_delay}}
+                },
                 # Progress and failures are printed by the listener; Dagster's own log would drown them.
                 "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
             },
@@ -391,7 +410,7 @@ def _materialize(period: dt.date, echo: Callable[[str], None], poll_delay: float
             partition_key=key,
             run_id=run_id,
             raise_on_error=False,
-            tags={"datev/period": key, "datev-cin7/demo": "true"},
+            tags={"datev/period": partition_key(period), "datev-cin7/demo": "true"},
         )
 
 
