@@ -255,7 +255,12 @@ def _simulators(dataset: Cin7Dataset, options: SandboxOptions, cin7_port: int) -
         dataset,
     )
     datev_app = build_datev_app(
-        DatevSimConfig(capture_folder=options.capture, extf_processing_seconds=options.extf_processing_seconds)
+        DatevSimConfig(
+            capture_folder=options.capture,
+            extf_processing_seconds=options.extf_processing_seconds,
+            dxso_processing_seconds=options.dxso_processing_seconds,
+            xsd_folder=options.xsd_folder,
+        )
     )
     with ExitStack() as stack:
         try:
