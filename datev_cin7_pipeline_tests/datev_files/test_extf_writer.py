@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import datetime as dt
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from datev_cin7_pipeline.datev.extf import (
     write_extf_file,
 )
 from datev_cin7_pipeline.datev.extf import columns as c
+from datev_cin7_pipeline.datev.extf.encoding import ExtfEncoding
 from datev_cin7_pipeline.datev.extf.records import split_fields
 from datev_cin7_pipeline.datev.extf.writer import _record, generic_record
 
@@ -183,6 +185,30 @@ def test_control_characters_are_refused_with_line_and_field() -> None:
     assert (caught.value.line, caught.value.column) == (4, 14)
     with pytest.raises(ExtfWriteError, match="Bezeichnung"):
         write_extf(header(label="a\tb"), [line()])
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [("Ware\x85", 14), ("Ware\x7f", 14), ("a\x1fb", 14), ("\x9f", 14), ("\u00a7 13b\x80", 14), ("x\x00", 14)],
+)
+def test_every_control_character_is_refused_whatever_else_the_chunk_holds(
+    encoding: ExtfEncoding, text: str, column: int
+) -> None:
+    """C0, DEL and C1 controls (U+0085 and U+009F are two bytes in UTF-8, after a lead byte shared with
+    harmless characters such as U+00A7) are refused before anything is encoded."""
+    lines = [*lines_three(), line(text="\u00a7 13b \u00b0 \u00a0 ok"), line(text=text)]
+    with pytest.raises(ExtfWriteError) as caught:
+        write_extf(header(), lines, encoding=encoding)
+    assert (caught.value.line, caught.value.column) == (5, column)
+
+
+@pytest.mark.parametrize("nfc", [True, False])
+def test_characters_below_u0300_and_above_are_written_as_given_or_composed(nfc: bool) -> None:
+    texts = ["\u00a7 13b \u00b0 \u00a0 \u00bf", "\u0141\u00f3d\u017a \u01c4 \u02c6", "Bu\u0308ro \u2013 \u20ac"]
+    data = write_extf(header(), [line(text=text) for text in texts], nfc=nfc)
+    for text in texts:
+        assert (unicodedata.normalize("NFC", text) if nfc else text).encode() in data
 
 
 def test_a_date_outside_the_period_is_refused() -> None:

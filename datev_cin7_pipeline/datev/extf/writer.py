@@ -20,9 +20,11 @@ import datetime as dt
 import functools
 import io
 import os
+import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final
@@ -59,6 +61,24 @@ _GAP_116: Final = _TEMPLATE[115]
 _GAP_121_125: Final = c.SEPARATOR.join(_TEMPLATE[120:])
 _Q: Final = '"'
 _QQ: Final = '""'
+_PAIR_SEPARATOR: Final = '";"'
+# The quotes of a record whose values hold none: two per text column.
+_TEMPLATE_QUOTES: Final = 2 * len(c.TEXT_COLUMNS)
+# Bytes that are, or start, a character the writer must look at: C0 controls (line ends included), DEL,
+# and in UTF-8 the lead byte of U+0080..U+00BF (C1 controls among them) and lead bytes from U+0300 on.
+_LINE_END_BYTES: Final = c.LINE_END.encode("ascii")
+_CONTROL_BYTES: Final = bytes([*range(0x20), 0x7F])
+_UTF8_C1: Final = re.compile(b"\xc2[\x80-\x9f]")
+
+
+def _not_suspect(codec: str, nfc: bool) -> bytes:
+    """The bytes `_encode_plain` may drop for `codec`: all but the ones that need a look."""
+    suspect = set(_CONTROL_BYTES)
+    if codec == "utf-8":
+        suspect |= {0xC2, *(range(0xCC, 0x100) if nfc else ())}
+    return bytes(b for b in range(256) if b not in suspect)
+
+
 _ttmm = functools.lru_cache(maxsize=1024)(ttmm)
 _ttmmjjjj = functools.lru_cache(maxsize=4096)(ttmmjjjj)
 
@@ -87,12 +107,14 @@ def _record(line: BookingLine, period_start: dt.date, period_end: dt.date, numbe
         if len(infos) > c.DOCUMENT_INFO_PAIRS:
             return generic_record(line, number)  # raises, naming the line
         # Filled pairs quoted, the rest of columns 21..36 from the template.
-        filled = c.SEPARATOR.join(f'"{k.replace(_Q, _QQ)}";"{v.replace(_Q, _QQ)}"' for k, v in infos)
-        gap_21_36 = filled + _INFO_REST[len(infos)]
+        gap_21_36 = f'"{_PAIR_SEPARATOR.join(chain.from_iterable(infos))}"{_INFO_REST[len(infos)]}'
     else:
         gap_21_36 = _GAP_21_36
-    # The template fast path: one f-string, quotes doubled with str.replace (which returns the same
-    # string when there is nothing to double). A test holds it equal to generic_record.
+    # The template fast path: one f-string of the values as they are. Only the Beleglink usually holds
+    # quotes, so only it is escaped here; if any other value holds one, the quote count shows it and the
+    # generic record escapes them all. A test holds the fast path equal to generic_record.
+    link = line.document_link
+    escaped_link = link.replace(_Q, _QQ) if _Q in link else link
     side = _SIDES.get(line.side) or quote(line.side)
     rate = "" if line.exchange_rate is None else decimal_text(line.exchange_rate)
     base = "" if line.base_amount is None else decimal_text(line.base_amount)
@@ -102,17 +124,17 @@ def _record(line: BookingLine, period_start: dt.date, period_end: dt.date, numbe
     supply = "" if line.supply_date is None else _ttmmjjjj(line.supply_date)
     due = "" if line.due_date is None else _ttmmjjjj(line.due_date)
     tax_rate = "" if line.tax_rate is None else decimal_text(line.tax_rate)
-    return (
-        f'{decimal_text(line.amount)};{side};"{line.currency.replace(_Q, _QQ)}";{rate};{base};'
-        f'"{line.base_currency.replace(_Q, _QQ)}";{line.account};{line.contra_account};'
-        f'"{line.tax_key.replace(_Q, _QQ)}";{_ttmm(line.document_date)};"{line.document_field_1.replace(_Q, _QQ)}";'
-        f'"{line.document_field_2.replace(_Q, _QQ)}";{discount};"{line.text.replace(_Q, _QQ)}";{_GAP_15_19};'
-        f'"{line.document_link.replace(_Q, _QQ)}";{gap_21_36};"{line.cost_centre_1.replace(_Q, _QQ)}";'
-        f'"{line.cost_centre_2.replace(_Q, _QQ)}";;"{line.eu_vat_id.replace(_Q, _QQ)}";{eu_rate};{_GAP_42_102};'
-        f'"{line.booking_guid.replace(_Q, _QQ)}";{_GAP_104_113};{lock};{supply};{_GAP_116};{due};'
-        f"{_REVERSAL[line.reversal]};{tax_rate};"
-        f'"{line.country.replace(_Q, _QQ)}";{_GAP_121_125}'
+    record = (
+        f'{decimal_text(line.amount)};{side};"{line.currency}";{rate};{base};"{line.base_currency}";{line.account};'
+        f'{line.contra_account};"{line.tax_key}";{_ttmm(line.document_date)};"{line.document_field_1}";'
+        f'"{line.document_field_2}";{discount};"{line.text}";{_GAP_15_19};"{escaped_link}";{gap_21_36};'
+        f'"{line.cost_centre_1}";"{line.cost_centre_2}";;"{line.eu_vat_id}";{eu_rate};{_GAP_42_102};'
+        f'"{line.booking_guid}";{_GAP_104_113};{lock};{supply};{_GAP_116};{due};{_REVERSAL[line.reversal]};'
+        f'{tax_rate};"{line.country}";{_GAP_121_125}'
     )
+    if record.count(_Q) != _TEMPLATE_QUOTES + 2 * (len(escaped_link) - len(link)):
+        return generic_record(line, number)  # a value other than the Beleglink holds a quote
+    return record
 
 
 def generic_record(line: BookingLine, number: int) -> str:
@@ -224,6 +246,7 @@ class ExtfWriter:
         self._chunk_rows = chunk_rows
         self._pending: list[str] = []
         self._first_pending = 1
+        self._not_suspect = _not_suspect(self._codec, nfc)
         self.rows = 0
         self._start()
 
@@ -262,13 +285,32 @@ class ExtfWriter:
         if not self._pending:
             return
         text = c.LINE_END.join(self._pending) + c.LINE_END
-        if not "".join(self._pending).isprintable():  # fast; a no-break space also gets here, harmlessly
-            for offset, record in enumerate(self._pending):
-                if has_control_character(record):
-                    _raise_control_character(record, self._first_pending + offset)
-        self._target.write(self._encode(text, first_line=self._first_pending))
+        data = self._encode_plain(text, len(self._pending))
+        if data is None:  # a control character, a character NFC may change, or one the encoding lacks
+            if not "".join(self._pending).isprintable():  # fast; a no-break space also gets here, harmlessly
+                for offset, record in enumerate(self._pending):
+                    if has_control_character(record):
+                        _raise_control_character(record, self._first_pending + offset)
+            data = self._encode(text, first_line=self._first_pending)
+        self._target.write(data)
         self._first_pending += len(self._pending)
         self._pending = []
+
+    def _encode_plain(self, text: str, rows: int) -> bytes | None:
+        """The encoded chunk when it needs no check on characters: its bytes hold no control character
+        but the line ends and, with NFC, no character from U+0300 on (below it every text is NFC; every
+        cp1252 text is). None when the careful way must decide. Bytes are cheaper to scan than text."""
+        try:
+            data = text.encode(self._codec)
+        except UnicodeEncodeError:
+            return None
+        suspects = data.translate(None, self._not_suspect)
+        if suspects == _LINE_END_BYTES * rows:
+            return data
+        if self._codec != "utf-8" or suspects.replace(b"\r\n", b"").strip(b"\xc2"):
+            return None
+        # Only characters U+0080..U+00BF besides the line ends: fine unless one is a C1 control.
+        return None if _UTF8_C1.search(data) else data
 
     def _encode(self, text: str, *, first_line: int | None) -> bytes:
         if self._nfc and not unicodedata.is_normalized("NFC", text):
