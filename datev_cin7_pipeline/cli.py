@@ -279,7 +279,7 @@ def _ping_cin7(connection: str, settings_: Any, vault: CredentialsVault) -> None
         headroom = client.pacer.headroom()
         server = client.stats.server_remaining
         click.echo(
-            f"  rate limit: {headroom} of {client.pacer.calls} calls/min left here"
+            f"  rate limit: {headroom} of {client.pacer.calls} calls/min left for this connection"
             + (f", Cin7 reports {server} remaining" if server is not None else "")
         )
 

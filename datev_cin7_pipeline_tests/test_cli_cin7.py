@@ -66,7 +66,7 @@ def test_ping_reports_company_currency_and_headroom(connected: RunningServer) ->
     assert lines[0].startswith("Cin7 Core: ")
     assert len(lines[0]) > len("Cin7 Core: ") + 3
     assert "base currency EUR, time zone Europe/Berlin, tax rounding per line" in lines[1]
-    assert lines[-1].strip() == "rate limit: 59 of 60 calls/min left here"
+    assert lines[-1].strip() == "rate limit: 59 of 60 calls/min left for this connection"
     assert DEMO_APPLICATION_KEY not in result.out + result.err
 
 

@@ -31,7 +31,7 @@ from datev_cin7_pipeline.cin7.errors import (
     Cin7RequestError,
     Cin7UnavailableError,
 )
-from datev_cin7_pipeline.cin7.pacing import RollingWindowPacer
+from datev_cin7_pipeline.cin7.pacing import CIN7_WINDOW_SECONDS, Pacer, RollingWindowPacer
 from datev_cin7_pipeline.config import CIN7_DEFAULT_BASE_URL
 from datev_cin7_pipeline.store.vault import Secret
 
@@ -129,7 +129,7 @@ class Cin7Client:
         calls_per_minute: int = 60,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        pacer: RollingWindowPacer | None = None,
+        pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         wall_clock: Callable[[], float] = time.time,
@@ -139,8 +139,7 @@ class Cin7Client:
         self._origin = _origin(self.base_url)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        # A second more than Cin7's minute: our clock starts before the request leaves, Cin7's when it arrives.
-        self.pacer = pacer or RollingWindowPacer(calls_per_minute, 61.0, sleep=sleep)
+        self.pacer: Pacer = pacer or RollingWindowPacer(calls_per_minute, CIN7_WINDOW_SECONDS, sleep=sleep)
         self.stats = CallStats()
         self.connection_name = connection_name
         self._sleep = sleep

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datev_cin7_pipeline.store.audit import record_event
-from datev_cin7_pipeline.store.models import DatevJob, DatevJobProtocolEntry, DocumentRecord, utcnow
+from datev_cin7_pipeline.store.models import BookingRecord, DatevJob, DatevJobProtocolEntry, DocumentRecord, utcnow
 from datev_cin7_pipeline.store.upsert import insert_for
 
 INTENDED = "intended"
@@ -172,6 +172,12 @@ def mark_document(
 
 
 def _audit(session: Session, job: DatevJob, action: str, actor: str, detail: dict[str, Any]) -> None:
+    # The job's events also name every Cin7 document (and PDF GUID) booked in it, so `audit show <document>`
+    # follows a document through its batch and job to DATEV's answer.
+    documents = session.execute(
+        select(BookingRecord.cin7_document_id, BookingRecord.document_guid).where(BookingRecord.job_id == job.id)
+    ).all()
+    named = sorted({ref for pair in documents for ref in pair if ref})
     record_event(
         session,
         action=action,
@@ -180,5 +186,5 @@ def _audit(session: Session, job: DatevJob, action: str, actor: str, detail: dic
         actor=actor,
         connection_id=job.connection_id,
         detail={"api": job.api, "period": job.period.isoformat(), **detail},
-        refs=[ref for ref in (job.datev_job_id, job.file_name) if ref],
+        refs=[ref for ref in (job.datev_job_id, job.file_name) if ref] + named,
     )

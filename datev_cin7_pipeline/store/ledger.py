@@ -250,10 +250,23 @@ def pending_bookings(session: Session, connection_id: int, period: dt.date) -> l
     )
 
 
-def link_bookings_to_job(session: Session, job: DatevJob, rows: Iterable[BookingRecord]) -> None:
+def link_bookings_to_job(
+    session: Session, job: DatevJob, rows: Iterable[BookingRecord], *, actor: str = "pipeline"
+) -> None:
+    """Put booking rows into a job's file, each with an audit event naming its document and the job."""
     for row in rows:
         row.job_id = job.id
         row.status = SUBMITTED
+        record_event(
+            session,
+            action="booking.batched",
+            subject_type="booking",
+            subject_id=f"booking:{row.id}",
+            actor=actor,
+            connection_id=row.connection_id,
+            detail={"job": job.reference_id, "file": job.file_name, "lines": row.line_count, "kind": row.kind},
+            refs=[ref for ref in (row.cin7_document_id, row.document_guid, job.reference_id) if ref],
+        )
 
 
 def settle_bookings_of_job(session: Session, job: DatevJob) -> None:

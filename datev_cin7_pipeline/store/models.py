@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -83,6 +84,29 @@ class Connection(Base):
     datev_login_state: Mapped[str | None] = mapped_column(String(32))
     datev_login_reason: Mapped[str | None] = mapped_column(Text)
     datev_login_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiCall(Base):
+    """One call made to a rate-limited API (Cin7), so every process of a connection paces against one
+    window: several Dagster runs and steps share a Cin7 account's 60 calls a minute."""
+
+    __tablename__ = "api_calls"
+    __table_args__ = (Index("ix_api_calls_connection_id_api_at", "connection_id", "api", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"))
+    api: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float] = mapped_column(Float)  # seconds since the epoch: one clock for every process
+
+
+class ApiPause(Base):
+    """Until when every process holds back its calls to an API, after the server said to slow down."""
+
+    __tablename__ = "api_pauses"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    api: Mapped[str] = mapped_column(String(16), primary_key=True)
+    until: Mapped[float] = mapped_column(Float)
 
 
 class Credential(Base):

@@ -25,6 +25,8 @@ from datev_cin7_pipeline.defs.connector import ConnectorResource
 from datev_cin7_pipeline.defs.datev.assets import datev_booking_jobs, datev_documents, datev_extf_batches
 from datev_cin7_pipeline.sandbox.datev import read_manifest
 from datev_cin7_pipeline.sandbox.environment import SandboxOptions, sandbox_environment
+from datev_cin7_pipeline.store import StateStore
+from datev_cin7_pipeline.store.audit import history
 from datev_cin7_pipeline_tests.mapping.support import TODAY, demo, demo_mapping_dict, roundtrip
 
 PERIOD = "2026-05-01"
@@ -128,6 +130,14 @@ def test_a_period_goes_to_datev_once_and_again_sends_nothing(sandbox: Sandbox) -
     booked = read_extf(exported.read_bytes())
     linked = {row.document_link for row in booked.lines if row.document_link}
     assert linked == {f'BEDI "{entry["guid"]}"' for entry in documents}  # every row links an uploaded PDF
+    store = StateStore.open()
+    with store.session() as session:  # `audit show <GUID>`: the document's way into DATEV, step by step
+        trail = [event.action for event in history(session, documents[0]["guid"])]
+    store.dispose()
+    steps = ["booking.recorded", "document.uploaded", "booking.batched", "datev.job_submitted", "datev.job_succeeded"]
+    seen = [action for action in trail if action in steps]
+    assert sorted(seen) == sorted(steps)  # each step once (PDF upload and batching may come in either order)
+    assert (seen[0], seen[-2:]) == ("booking.recorded", ["datev.job_submitted", "datev.job_succeeded"])
 
     second = sandbox.materialize()
 

@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "audit_event_refs",
     "cin7_documents",
     "personal_accounts",
+    "api_calls",
+    "api_pauses",
 }
 
 
@@ -41,7 +43,7 @@ def test_migrates_an_empty_database_to_head(database_url: str) -> None:
     store = StateStore(database_url)
     try:
         assert set(sa.inspect(store.engine).get_table_names()) == EXPECTED_TABLES
-        assert _revision(store) == head_revision() == "0004_personal_accounts"
+        assert _revision(store) == head_revision() == "0005_api_calls"
     finally:
         store.dispose()
 
