@@ -327,6 +327,49 @@ def test_quoted_semicolons_and_quotes_are_not_misread() -> None:
     assert validate_extf(data).findings == ()
 
 
+def test_a_stray_quote_is_found_even_when_another_row_has_quotes_to_spare() -> None:
+    """Line 3 has a 126th, quoted field (one ';"' too many), line 4 a text field that does not start with
+    its quote (one too few): counted over the chunk they cancel out, yet line 4 must still be read quote-aware."""
+    data = patch_field(valid_file(), 4, c.TEXT, 'a"b"')
+    text = text_of(data).split("\r\n")
+    data = patch_line(data, 3, text[2] + ';"x"')
+
+    report = validate_extf(data, automatic_accounts=AUTOMATIC)
+
+    assert [(f.code, f.row) for f in report.findings] == [("EXTF-R001", 3), ("EXTF-R041", 4)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Müller § 13b 5 °C\u00a0netto",  # U+00A0..U+00BF share their UTF-8 lead byte with the C1 controls
+        "Müller\u0085",  # a C1 control
+        "Mu\u0308ller",  # decomposed
+        "Łódź \u01c4 \u02c6",  # below U+0300: NFC whatever they are
+        "Ǆ\u0301 ắ",  # from U+0300 on, composed
+        "Rechnung\x7fMüller",
+        "Rechnung\x1bMüller",
+    ],
+)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8 without BOM", "cp1252"])
+def test_the_byte_check_for_control_characters_and_nfc_agrees_with_the_text_check(
+    text: str, encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = text_of(valid_file()).replace("Rechnung Mueller GmbH", text, 1)
+    assert content != text_of(valid_file())
+    try:
+        data = {
+            "utf-8": lambda: utf8_file(content),
+            "utf-8 without BOM": lambda: content.encode("utf-8"),
+            "cp1252": lambda: content.encode("cp1252"),
+        }[encoding]()
+    except UnicodeEncodeError:
+        pytest.skip("not a Windows-1252 character")
+    by_bytes = validate_extf(data)
+    monkeypatch.setattr(validator_module, "_clean_bytes", lambda data, decoded: False)
+    assert validate_extf(data).findings == by_bytes.findings
+
+
 def test_cp1252_file_is_read_as_cp1252() -> None:
     report = validate_extf(
         write_extf(header(), [line(text="Rechnung Müller – 5 €"), *lines_three()[1:]], encoding="cp1252")

@@ -20,16 +20,17 @@ import functools
 import gc
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress
 from pathlib import Path
 from typing import Final
 
 from datev_cin7_pipeline.datev.extf import columns as c
 from datev_cin7_pipeline.datev.extf.batches import FILE_NAME_PATTERN
-from datev_cin7_pipeline.datev.extf.encoding import decode
+from datev_cin7_pipeline.datev.extf.encoding import Decoded, decode
 from datev_cin7_pipeline.datev.extf.header import parse_created_stamp
 from datev_cin7_pipeline.datev.extf.records import is_quoted, split_fields, split_lines
 from datev_cin7_pipeline.datev.extf.rules import RULES, Severity
@@ -217,6 +218,24 @@ _CANONICAL_SKELETON: Final = re.compile(
 _HEAD_COLUMNS: Final = 41
 _TEXT_FIELDS: Final = len(c.TEXT_COLUMNS)
 _TAIL_COLUMNS: Final = 33
+_FIRST_TAIL: Final = c.COLUMN_COUNT - _TAIL_COLUMNS + 1
+_EMPTY_RECORD: Final = ";".join('""' if n in c.TEXT_COLUMNS else "" for n in range(1, c.COLUMN_COUNT + 1))
+
+
+def _split_columns(lines: Sequence[str]) -> dict[int, Sequence[str]]:
+    """Columns 1..41 and 93..125 of records with canonical skeletons, as tuples of values.
+
+    Each record is cut once after column 41. What follows holds the dates, flags and mostly empty fields
+    that repeat from line to line (a few dozen variants in a chunk of thousands), so each distinct rest is
+    cut into its columns once and the rows share its values: far fewer strings made and freed.
+    """
+    heads = list(zip(*(line.split(c.SEPARATOR, _HEAD_COLUMNS) for line in lines), strict=True))
+    rests = heads.pop()
+    cut = {rest: rest.rsplit(c.SEPARATOR, _TAIL_COLUMNS) for rest in set(rests)}
+    tails = list(zip(*map(cut.__getitem__, rests), strict=True))[1:]
+    columns: dict[int, Sequence[str]] = dict(enumerate(heads, start=1))
+    columns.update(enumerate(tails, start=_FIRST_TAIL))
+    return columns
 
 
 def _rows(values: Sequence[str], pattern: re.Pattern[str] | _Shape) -> list[int]:
@@ -247,7 +266,12 @@ def _structure(lines: list[str]) -> tuple[set[int], set[int]]:
     quotes in a field holds escaped quotes, or two stray ones that look alike: that field's values are
     then checked exactly (head and tail columns) or the rows go the quote-aware way (middle columns).
     """
-    blob = "\n".join(lines).encode("utf-8", "surrogatepass")
+    joined = "\n".join(lines)
+    try:  # only ';', '"' and line breaks matter, so any encoding that keeps ASCII will do; Latin-1 is a copy
+        blob = joined.encode("latin-1")
+    except UnicodeEncodeError:
+        blob = joined.encode("utf-8", "surrogatepass")
+    del joined
     skeletons = blob.translate(None, _SKELETON_DROP).split(b"\n")
     slow: set[bytes] = set()
     columns: set[int] = set()
@@ -262,11 +286,35 @@ def _structure(lines: list[str]) -> tuple[set[int], set[int]]:
                 columns |= escaped
     rows = {i for i, s in enumerate(skeletons) if s in slow} if slow else set()
     # Every text field opens right after a ';' and closes right before one (columns 1 and 125 are
-    # numbers); a quote elsewhere, as in `a"b"`, leaves the skeleton intact but not these counts.
-    expected = _TEXT_FIELDS * len(lines)
-    if blob.count(b';"') != expected or blob.count(b'";') != expected:
+    # numbers); a quote elsewhere, as in `a"b"`, leaves the skeleton intact but not these counts. A row with
+    # a canonical skeleton has at most _TEXT_FIELDS of each, so the chunk's counts without the rows found
+    # above prove every other row; those rows are left out, as their surplus could hide another's deficit.
+    expected = _TEXT_FIELDS * (len(lines) - len(rows))
+    opening = blob.count(b';"') - sum(lines[i].count(';"') for i in rows)
+    closing = blob.count(b'";') - sum(lines[i].count('";') for i in rows)
+    if opening != expected or closing != expected:
         rows.update(i for i, x in enumerate(lines) if x.count(';"') != _TEXT_FIELDS or x.count('";') != _TEXT_FIELDS)
     return rows, columns
+
+
+# Bytes that are, or start, a character check_text must look at: C0 controls but the line breaks, DEL, and
+# in UTF-8 the lead byte of U+0080..U+00BF (C1 controls among them) and lead bytes from U+0300 on. Every
+# text below U+0300 is NFC, and so is every text in Windows-1252 (which has no C1 controls either).
+_C0_BYTES: Final = frozenset({*range(0x20), 0x7F} - {0x0A, 0x0D})
+_NOT_SUSPECT_UTF8: Final = bytes(b for b in range(256) if b not in _C0_BYTES | {0xC2, *range(0xCC, 0x100)})
+_NOT_SUSPECT_CP1252: Final = bytes(b for b in range(256) if b not in _C0_BYTES)
+_UTF8_C1: Final = re.compile(b"\xc2[\x80-\x9f]")
+
+
+def _clean_bytes(data: bytes, decoded: Decoded) -> bool:
+    """True when the bytes of a UTF-8 or Windows-1252 file prove that its text holds no control character
+    (but line breaks) and nothing that NFC would change: one pass over bytes instead of two over text."""
+    if decoded.encoding == "utf-8" or decoded.utf8_without_bom:
+        suspects = data.translate(None, _NOT_SUSPECT_UTF8)
+        if decoded.bom:
+            suspects = suspects[1:]  # the BOM's lead byte
+        return not suspects.strip(b"\xc2") and not (suspects and _UTF8_C1.search(data))
+    return decoded.encoding == "cp1252" and not data.translate(None, _NOT_SUSPECT_CP1252)
 
 
 def _shown(raw: str) -> str:
@@ -292,6 +340,7 @@ class _Validator:
     rows: int = 0
     encoding: str = ""
     header: _Header = field(default_factory=_Header)
+    text_clean: bool = False  # the file's bytes prove: no control character, nothing NFC would change
 
     def add(self, code: str, message: str, row: int | None = None, column: int | None = None, name: str = "") -> None:
         rule = RULES[code]
@@ -346,6 +395,7 @@ class _Validator:
             )
         single_byte_breaks = decoded.encoding in ("utf-8", "cp1252") and not decoded.error
         split = split_lines(decoded.text, data if single_byte_breaks else None)
+        self.text_clean = single_byte_breaks and _clean_bytes(data, decoded)
         del decoded
         if split.bare_break_line:
             self.add("EXTF-F003", "line ends with a lone LF or CR; DATEV needs CR LF", row=split.bare_break_line)
@@ -359,6 +409,8 @@ class _Validator:
 
     def check_text(self, lines: list[str]) -> None:
         """Control characters and NFC: a fast pass over all lines, details only for the lines hit."""
+        if self.text_clean:  # the bytes showed neither
+            return
         hit: set[int] = set()
         if not all(map(str.isprintable, lines)):  # fast; a no-break space also gets here, harmlessly
             hit.update(i for i, line in enumerate(lines) if _FIELD_CONTROL.search(line))
@@ -417,30 +469,29 @@ class _Validator:
         to DATEV's canonical quoting, so the column rules see every readable row the same way.
         """
         slow, quoted_columns = _structure(lines)
-        heads = [line.split(c.SEPARATOR, _HEAD_COLUMNS) for line in lines]
-        tails = [line.rsplit(c.SEPARATOR, _TAIL_COLUMNS) for line in lines]
+        # A slow row is cut like an empty record for now; its own fields replace those below.
+        cut = [_EMPTY_RECORD if i in slow else line for i, line in enumerate(lines)] if slow else lines
+        columns: Mapping[int, Sequence[str]] = _split_columns(cut)
         for number in quoted_columns:
-            if number <= _HEAD_COLUMNS:
-                values = [h[number - 1] if len(h) > _HEAD_COLUMNS else "" for h in heads]
-            else:
-                values = [t[number - c.COLUMN_COUNT + _TAIL_COLUMNS] if len(t) > _TAIL_COLUMNS else "" for t in tails]
-            slow.update(_TEXT_QUOTED.misfits(values))
+            slow.update(_TEXT_QUOTED.misfits(columns[number]))
         numbers = list(range(first_row, first_row + len(lines)))
-        unreadable = []
-        for index in sorted(slow):
-            fixed = self.reparse(lines[index], first_row + index)
-            if fixed is None:
-                unreadable.append(index)
-            else:
-                heads[index] = [*fixed[:_HEAD_COLUMNS], ""]
-                tails[index] = ["", *fixed[c.COLUMN_COUNT - _TAIL_COLUMNS :]]
-        for index in reversed(unreadable):
-            del heads[index], tails[index], numbers[index]
+        if slow:
+            patched = {number: list(values) for number, values in columns.items()}
+            unreadable = set()
+            for index in sorted(slow):
+                fixed = self.reparse(lines[index], first_row + index)
+                if fixed is None:
+                    unreadable.add(index)
+                    continue
+                for number, values in patched.items():
+                    values[index] = fixed[number - 1]
+            if unreadable:
+                keep = [i not in unreadable for i in range(len(lines))]
+                numbers = list(compress(numbers, keep))
+                patched = {number: list(compress(values, keep)) for number, values in patched.items()}
+            columns = patched
         if not numbers:
             return
-        columns: dict[int, tuple[str, ...]] = dict(enumerate(zip(*heads, strict=True), start=1))
-        first_tail = c.COLUMN_COUNT - _TAIL_COLUMNS
-        columns.update(enumerate(list(zip(*tails, strict=True))[1:], start=first_tail + 1))
         _RecordCheck(self, columns, numbers).run()
 
     def reparse(self, line: str, number: int) -> list[str] | None:
@@ -579,10 +630,10 @@ class _RecordCheck:
     """The column-wise checks of one chunk of records (fields in DATEV's canonical quoting)."""
 
     validator: _Validator
-    columns: dict[int, tuple[str, ...]]
+    columns: Mapping[int, Sequence[str]]
     numbers: list[int]
 
-    def col(self, number: int) -> tuple[str, ...]:
+    def col(self, number: int) -> Sequence[str]:
         return self.columns[number]
 
     def report(self, code: str, number: int, indices: Iterable[int], message: Callable[[str], str]) -> None:
@@ -667,7 +718,7 @@ class _RecordCheck:
                 self.base_matches_rate(index)
         self.foreign_without_rate(rates)
 
-    def foreign_without_rate(self, rates: tuple[str, ...]) -> None:
+    def foreign_without_rate(self, rates: Sequence[str]) -> None:
         currencies = self.col(c.CURRENCY)
         home = {'""', quote(self.validator.header.currency)}
         if set(currencies) <= home:
