@@ -177,3 +177,17 @@ def test_an_unmapped_tax_rule_holds_its_document_back_and_names_the_code(sandbox
     assert not [row for row in booked.lines if row.document_field_1 == number and row.document_link]
     assert number not in str(_metadata(result, "datev_documents")["uploads"])
     assert result.success  # the held document does not stop the rest of the period
+    (held_entry,) = lines["held_documents_json"]
+    assert held_entry["number"] == number
+    assert rule in held_entry["reasons"]
+
+    sandbox.write_mapping(demo_mapping_dict("skr03"))  # the gap is fixed
+    fixed = sandbox.materialize()
+
+    again = _metadata(fixed, "datev_booking_lines")
+    assert (again["documents_held"], again["documents_booked"]) == (0, 1)
+    first_file, second_file = _uploads(sandbox.manifest(), "extf")
+    assert first_file == extf
+    late = read_extf((sandbox.capture / second_file["path"]).read_bytes())
+    assert {row.document_field_1 for row in late.lines} == {number}  # only the held invoice, now with its PDF
+    assert all(row.document_link.startswith("BEDI") for row in late.lines)

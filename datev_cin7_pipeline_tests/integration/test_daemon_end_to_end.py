@@ -565,13 +565,6 @@ def test_the_audit_trail_follows_the_invoice_from_webhook_to_succeeded_job(insta
     assert actions.count("booking.recorded") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="No audit event names the invoice when its booking row goes into an EXTF batch/job or when that "
-    "job succeeds: store/ledger.py link_bookings_to_job and settle_bookings_of_job write none, and the "
-    "datev.job_* events (store/jobs.py _audit) name only the job's Reference-Id, DATEV job id and file.",
-)
 def test_the_invoice_trail_names_its_batch_and_job(install: Install, outcome: Outcome) -> None:
     actions = _actions(_trail(install, outcome.invoice.sale_id, outcome.invoice.task_id, outcome.invoice.guid))
     assert "datev.job_submitted" in actions

@@ -186,6 +186,10 @@ def datev_booking_lines(context: dg.AssetExecutionContext, connector: ConnectorR
             "superseded_unsent_rows": superseded,
             "totals_per_tax_treatment": totals_table(totals_by_treatment(result.lines)),
             "held_documents": md_table(["kind", "number", "Cin7 id", "reasons"], held_rows),
+            # The same, for tools (the demo's summary, alerting) that should not parse a table.
+            "held_documents_json": dg.MetadataValue.json(
+                [{"kind": k, "number": n, "cin7_id": i, "reasons": r} for k, n, i, r in held_rows]
+            ),
             "documents": md_table(
                 ["kind", "number", "status", "Cin7 total", "booked", "document GUID"],
                 [
