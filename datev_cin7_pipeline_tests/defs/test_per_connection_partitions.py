@@ -109,3 +109,41 @@ def test_several_connections_are_partitioned_and_run_apart(isolated_home: Path, 
     assert report["success"] is True
     assert report["booked"]["elbe"] == 0
     assert report["booked"]["isar"] > 10
+
+
+QUARTERLY_SCRIPT = textwrap.dedent(
+    """
+    import datetime as dt, json
+    import dagster as dg
+    from datev_cin7_pipeline.definitions import defs
+    from datev_cin7_pipeline.defs.automation.schedules import open_periods_sync_schedule
+
+    repository = defs().get_repository_def()
+    job = defs().resolve_job_def("vat_period_job")
+    keys = job.partitions_def.get_partition_keys(current_time=dt.datetime(2026, 11, 24, tzinfo=dt.UTC))
+    moment = dt.datetime(2026, 10, 5, 8, 15, tzinfo=dt.UTC)
+    requests = open_periods_sync_schedule.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=moment, repository_def=repository)
+    ).run_requests
+    print(json.dumps({"last_keys": keys[-3:], "requested": [r.partition_key for r in requests]}))
+    """
+)
+
+
+def test_a_quarterly_filer_is_partitioned_by_quarter(isolated_home: Path) -> None:
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / settings.CONNECTIONS_FILE).write_text(
+        "version: 1\nconnections:\n  default:\n    vat_period: quarterly\n", "utf-8"
+    )
+    env = {**os.environ, settings.HOME_ENV: str(isolated_home)}
+    env.pop(settings.CONNECTION_ENV, None)
+
+    done = subprocess.run(
+        [sys.executable, "-c", QUARTERLY_SCRIPT], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["last_keys"] == ["2026-04-01", "2026-07-01", "2026-10-01"]
+    # Early October: the third quarter's return is still open, and the fourth quarter has begun.
+    assert report["requested"] == ["2026-07-01", "2026-10-01"]
