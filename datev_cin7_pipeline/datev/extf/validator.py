@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import compress
+from itertools import compress, count, repeat
 from pathlib import Path
 from typing import Final
 
@@ -54,8 +54,15 @@ _CANCEL_AUTOMATIC_KEY: Final = "40"
 _MAX_SHOWN: Final = 60
 _FEW_DISTINCT: Final = 256
 _is_nfc: Final = functools.partial(unicodedata.is_normalized, "NFC")
-_ELLIPSIS_ENDS: Final = frozenset({'."', '…"'})
+_ELLIPSIS_ENDS: Final = ('."', '…"')
 _ISO_CURRENCY: Final = re.compile(r'"[A-Z]{3}"')
+_EMPTY_TEXT: Final = '""'
+_LONGER_THAN_61: Final = (61).__lt__
+
+
+def _where(flags: Iterable[object]) -> list[int]:
+    """Indices of the true flags (a C loop where a comprehension over every row would be a Python one)."""
+    return list(compress(count(), flags))
 
 
 @dataclass(frozen=True)
@@ -141,11 +148,13 @@ class _Shape:
     def misfits(self, values: Sequence[str]) -> list[int]:
         """Indices of the values that do not fit: per distinct value when a column repeats itself (most
         do), otherwise over the joined column: one match of the whole column (one pass, no retry at
-        every position), and the search for the misfits only when that fails."""
-        distinct = set(values)
-        if len(distinct) <= _FEW_DISTINCT:
-            wrong = {v for v in distinct if not self.good.fullmatch(v)}
-            return [i for i, v in enumerate(values) if v in wrong] if wrong else []
+        every position), and the search for the misfits only when that fails. A sample tells the columns
+        of many distinct values (amounts, numbers, texts, links) without hashing every value."""
+        if len(set(values[:_FEW_DISTINCT])) <= _FEW_DISTINCT // 2:
+            distinct = set(values)
+            if len(distinct) <= _FEW_DISTINCT:
+                wrong = {v for v in distinct if not self.good.fullmatch(v)}
+                return [i for i, v in enumerate(values) if v in wrong] if wrong else []
         joined = "\n".join(values)
         if self.every.fullmatch(joined):
             return []
@@ -219,22 +228,28 @@ _HEAD_COLUMNS: Final = 41
 _TEXT_FIELDS: Final = len(c.TEXT_COLUMNS)
 _TAIL_COLUMNS: Final = 33
 _FIRST_TAIL: Final = c.COLUMN_COUNT - _TAIL_COLUMNS + 1
+_OWN_COLUMNS: Final = 26  # amount .. the third Beleginfo: what tells one booking line from the next
 _EMPTY_RECORD: Final = ";".join('""' if n in c.TEXT_COLUMNS else "" for n in range(1, c.COLUMN_COUNT + 1))
 
 
 def _split_columns(lines: Sequence[str]) -> dict[int, Sequence[str]]:
-    """Columns 1..41 and 93..125 of records with canonical skeletons, as tuples of values.
+    """Columns 1..41 and 93..125 of records with canonical skeletons, as sequences of values.
 
-    Each record is cut once after column 41. What follows holds the dates, flags and mostly empty fields
-    that repeat from line to line (a few dozen variants in a chunk of thousands), so each distinct rest is
-    cut into its columns once and the rows share its values: far fewer strings made and freed.
+    Each record is cut once after column 26. What follows (the last Beleginfo pairs, KOST, EU fields, the
+    dates and flags at the end) repeats from line to line, a few dozen variants in a chunk of thousands, so
+    each distinct rest is cut into its columns once and the rows share its values: far fewer strings made
+    and freed than cutting every record into all of its columns.
     """
-    heads = list(zip(*(line.split(c.SEPARATOR, _HEAD_COLUMNS) for line in lines), strict=True))
+    heads = list(zip(*(line.split(c.SEPARATOR, _OWN_COLUMNS) for line in lines), strict=True))
     rests = heads.pop()
-    cut = {rest: rest.rsplit(c.SEPARATOR, _TAIL_COLUMNS) for rest in set(rests)}
-    tails = list(zip(*map(cut.__getitem__, rests), strict=True))[1:]
+    cut: dict[str, list[str]] = {}
+    for rest in set(rests):
+        middle = rest.split(c.SEPARATOR, _HEAD_COLUMNS - _OWN_COLUMNS)
+        cut[rest] = [*middle[:-1], *middle[-1].rsplit(c.SEPARATOR, _TAIL_COLUMNS)[1:]]
+    shared = list(zip(*map(cut.__getitem__, rests), strict=True))
     columns: dict[int, Sequence[str]] = dict(enumerate(heads, start=1))
-    columns.update(enumerate(tails, start=_FIRST_TAIL))
+    columns.update(enumerate(shared[: _HEAD_COLUMNS - _OWN_COLUMNS], start=_OWN_COLUMNS + 1))
+    columns.update(enumerate(shared[_HEAD_COLUMNS - _OWN_COLUMNS :], start=_FIRST_TAIL))
     return columns
 
 
@@ -637,9 +652,9 @@ class _RecordCheck:
         return self.columns[number]
 
     def report(self, code: str, number: int, indices: Iterable[int], message: Callable[[str], str]) -> None:
-        values = self.col(number)
+        values, name = self.col(number), c.column_name(number)
         for index in indices:
-            self.validator.add(code, message(values[index]), self.numbers[index], number)
+            self.validator.add(code, message(values[index]), self.numbers[index], number, name)
 
     def matching(
         self, code: str, number: int, pattern: re.Pattern[str] | _Shape, message: Callable[[str], str]
@@ -705,8 +720,7 @@ class _RecordCheck:
         if rates.count("") == count and bases.count("") == count and base_currencies.count('""') == count:
             self.foreign_without_rate(rates)
             return
-        filled = {i for i, v in enumerate(rates) if v} | {i for i, v in enumerate(bases) if v}
-        filled |= {i for i, v in enumerate(base_currencies) if v != '""'}
+        filled = {*_where(rates), *_where(bases), *_where(map(_EMPTY_TEXT.__ne__, base_currencies))}
         for index in sorted(filled):
             given = (rates[index] != "", bases[index] != "", base_currencies[index] != '""')
             if any(given) and not all(given):
@@ -779,8 +793,9 @@ class _RecordCheck:
             return
         automatic = self.validator.automatic_accounts
         accounts, contras = self.col(c.ACCOUNT), self.col(c.CONTRA_ACCOUNT)
-        for index, raw in enumerate(keys):
-            if raw == '""' or index in bad:
+        for index in _where(map(_EMPTY_TEXT.__ne__, keys)):
+            raw = keys[index]
+            if index in bad:
                 continue
             hit = [a for a in (accounts[index], contras[index]) if a.isdigit() and int(a) in automatic]
             if not hit:
@@ -801,7 +816,8 @@ class _RecordCheck:
 
     def dates(self) -> None:
         values = self.col(c.DOCUMENT_DATE)
-        invalid = [i for i, v in enumerate(values) if v not in _VALID_TTMM]
+        distinct = set(values)  # a month has 31 of them: decide per value, find rows only for the wrong ones
+        invalid = [i for i, v in enumerate(values) if v not in _VALID_TTMM] if distinct - _VALID_TTMM else []
         self.report(
             "EXTF-R015", c.DOCUMENT_DATE, invalid, lambda v: f"Belegdatum {v!r} is not a valid day and month TTMM"
         )
@@ -813,7 +829,8 @@ class _RecordCheck:
         while day <= period[1] and len(days) < 366:
             days[f"{day:%d%m}"] = day
             day += dt.timedelta(days=1)
-        outside = [i for i, v in enumerate(values) if v not in days and v in _VALID_TTMM]
+        wrong = {v for v in distinct if v not in days and v in _VALID_TTMM}
+        outside = [i for i, v in enumerate(values) if v in wrong] if wrong else []
         self.report(
             "EXTF-R016",
             c.DOCUMENT_DATE,
@@ -823,7 +840,7 @@ class _RecordCheck:
         fiscal = self.validator.header.fiscal_year
         if fiscal is None:
             return
-        foreign = {text for text, day in days.items() if not fiscal[0] <= day <= fiscal[1]}
+        foreign = {text for text, day in days.items() if not fiscal[0] <= day <= fiscal[1]} & distinct
         if foreign:
             indices = [i for i, v in enumerate(values) if v in foreign]
             self.report(
@@ -846,7 +863,8 @@ class _RecordCheck:
             )
         )
         values = self.col(c.DOCUMENT_FIELD_1)
-        lower = [i for i, v in enumerate(values) if v != v.upper() and i not in bad]
+        joined = "\n".join(values)  # upper() maps character by character: one call tells the whole column
+        lower = [i for i, v in enumerate(values) if v != v.upper() and i not in bad] if joined != joined.upper() else []
         self.report(
             "EXTF-R019",
             c.DOCUMENT_FIELD_1,
@@ -870,7 +888,8 @@ class _RecordCheck:
             )
         )
         values = self.col(c.TEXT)
-        candidates = [i for i, v in enumerate(values) if len(v) >= 62 or v[-2:] in _ELLIPSIS_ENDS]
+        longest = _where(map(_LONGER_THAN_61, map(len, values)))
+        candidates = sorted({*longest, *_where(map(str.endswith, values, repeat(_ELLIPSIS_ENDS)))})
         cut = [i for i in candidates if i not in bad and _looks_cut_off(values[i])]
         self.report("EXTF-R023", c.TEXT, cut, lambda v: f"Buchungstext {_shown(v)} looks cut off")
         for number in (c.COST_CENTRE_1, c.COST_CENTRE_2):
@@ -879,7 +898,7 @@ class _RecordCheck:
 
     def links(self) -> None:
         values = self.col(c.DOCUMENT_LINK)
-        empty = [i for i, v in enumerate(values) if v == '""']
+        empty = _where(map(_EMPTY_TEXT.__eq__, values))
         self.report(
             "EXTF-R026", c.DOCUMENT_LINK, empty, lambda v: "no Beleglink: the booking is not linked to its document"
         )
@@ -902,12 +921,10 @@ class _RecordCheck:
             if empty_kinds == len(kinds) and empty_contents == len(contents):
                 continue
             if empty_kinds or empty_contents:  # else every pair is given in full
-                for index, (kind, content) in enumerate(zip(kinds, contents, strict=True)):
-                    if (kind == '""') != (content == '""'):
-                        number = kind_number if kind == '""' else kind_number + 1
-                        self.report(
-                            "EXTF-R027", number, [index], lambda v: "Beleginfo Art and Inhalt must both be given"
-                        )
+                no_kind, no_content = list(map(_EMPTY_TEXT.__eq__, kinds)), list(map(_EMPTY_TEXT.__eq__, contents))
+                for index in _where(map(bool.__ne__, no_kind, no_content)) if no_kind != no_content else ():
+                    number = kind_number if no_kind[index] else kind_number + 1
+                    self.report("EXTF-R027", number, [index], lambda v: "Beleginfo Art and Inhalt must both be given")
             self.matching(
                 "EXTF-R028", kind_number, _INFO_KIND_BAD, lambda v: "Beleginfo Art is longer than 20 characters"
             )
