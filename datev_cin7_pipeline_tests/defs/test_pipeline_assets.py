@@ -125,6 +125,8 @@ def test_a_period_goes_to_datev_once_and_again_sends_nothing(sandbox: Sandbox) -
     assert jobs["job_ids"] == [extf["job_id"]]
     assert jobs["succeeded"] == 1
     (file_name,) = _metadata(first, "datev_extf_batches")["file_names"]
+    in_files = str(_metadata(first, "datev_extf_batches")["documents_in_files"])
+    assert all(f"| {entry['guid']} | {file_name} |" in in_files for entry in documents)  # Cin7 id → GUID → file
     exported = sandbox.home / "exports" / "default" / "2026-05-01" / file_name
     assert exported.read_bytes() == (sandbox.capture / extf["path"]).read_bytes()
     booked = read_extf(exported.read_bytes())

@@ -61,6 +61,7 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
     start, end = period_of(context)
     files: list[tuple[str, str, int, str, str]] = []
     findings: list[tuple[str, str, str, object, object]] = []
+    links: list[tuple[str, str, str, str, str]] = []
     with connector.open(connection_of(context)) as conn:
         mapping = conn.mapping()
         automatic = frozenset(mapping.automatic())
@@ -110,13 +111,20 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
                     row_count=len(batch.lines),
                     actor=ACTOR,
                 )
-                link_bookings_to_job(session, job, dict.fromkeys(row for row, _ in members))
+                in_file = dict.fromkeys(row for row, _ in members)
+                link_bookings_to_job(session, job, in_file)
                 files.append((name.file_name(), name.reference_id(), len(batch.lines), job.status, sha256))
+                links += [
+                    (row.cin7_document_kind, row.cin7_document_id, row.kind, row.document_guid or "", name.file_name())
+                    for row in in_file
+                ]
     return dg.MaterializeResult(
         metadata={
             "dagster/partition_row_count": sum(rows_ for _, _, rows_, _, _ in files),
             "files": md_table(["file", "Reference-Id", "rows", "status", "sha256"], files),
             "file_names": [f[0] for f in files],
+            # Which Cin7 document (and its PDF's GUID) went into which file: the thread a Steuerberater pulls.
+            "documents_in_files": md_table(["kind", "Cin7 id", "posting", "document GUID", "file"], links[:500]),
             "folder": dg.MetadataValue.path(str(folder)),
             "new_files": len(files),
         },
