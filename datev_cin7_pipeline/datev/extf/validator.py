@@ -229,28 +229,46 @@ _TEXT_FIELDS: Final = len(c.TEXT_COLUMNS)
 _TAIL_COLUMNS: Final = 33
 _FIRST_TAIL: Final = c.COLUMN_COUNT - _TAIL_COLUMNS + 1
 _OWN_COLUMNS: Final = 26  # amount .. the third Beleginfo: what tells one booking line from the next
+_OWN_TEXT_COLUMNS: Final = sorted(n for n in c.TEXT_COLUMNS if n <= _OWN_COLUMNS)
+_REST_TEXT_FIELDS: Final = _TEXT_FIELDS - len(_OWN_TEXT_COLUMNS)
 _EMPTY_RECORD: Final = ";".join('""' if n in c.TEXT_COLUMNS else "" for n in range(1, c.COLUMN_COUNT + 1))
 
 
-def _split_columns(lines: Sequence[str]) -> dict[int, Sequence[str]]:
-    """Columns 1..41 and 93..125 of records with canonical skeletons, as sequences of values.
+def _split_columns(lines: Sequence[str]) -> tuple[dict[int, Sequence[str]], set[int]]:
+    """Columns 1..41 and 93..125 of records with canonical skeletons, as sequences of values, and the rows
+    with a text field that does not open and close with its quote (`a"b"` keeps the skeleton canonical).
 
     Each record is cut once after column 26. What follows (the last Beleginfo pairs, KOST, EU fields, the
     dates and flags at the end) repeats from line to line, a few dozen variants in a chunk of thousands, so
-    each distinct rest is cut into its columns once and the rows share its values: far fewer strings made
-    and freed than cutting every record into all of its columns.
+    each distinct rest is cut into its columns and checked once and the rows share its values: far fewer
+    strings made and freed than cutting every record into all of its columns.
     """
     heads = list(zip(*(line.split(c.SEPARATOR, _OWN_COLUMNS) for line in lines), strict=True))
     rests = heads.pop()
     cut: dict[str, list[str]] = {}
+    loose_rests = set()
     for rest in set(rests):
         middle = rest.split(c.SEPARATOR, _HEAD_COLUMNS - _OWN_COLUMNS)
         cut[rest] = [*middle[:-1], *middle[-1].rsplit(c.SEPARATOR, _TAIL_COLUMNS)[1:]]
+        # A canonical skeleton allows at most one opening ';"' and one closing '";' per text field.
+        if (";" + rest).count(';"') != _REST_TEXT_FIELDS or (rest + ";").count('";') != _REST_TEXT_FIELDS:
+            loose_rests.add(rest)
+    loose = {i for i, rest in enumerate(rests) if rest in loose_rests} if loose_rests else set()
+    for number in _OWN_TEXT_COLUMNS:
+        loose.update(_unquoted(heads[number - 1]))
     shared = list(zip(*map(cut.__getitem__, rests), strict=True))
     columns: dict[int, Sequence[str]] = dict(enumerate(heads, start=1))
     columns.update(enumerate(shared[: _HEAD_COLUMNS - _OWN_COLUMNS], start=_OWN_COLUMNS + 1))
     columns.update(enumerate(shared[_HEAD_COLUMNS - _OWN_COLUMNS :], start=_FIRST_TAIL))
-    return columns
+    return columns, loose
+
+
+def _unquoted(values: Sequence[str]) -> list[int]:
+    """Indices of the values that do not start and end with a quote; first counted over the joined column."""
+    joined, gaps = "\n".join(values), len(values) - 1
+    if joined[:1] == joined[-1:] == '"' and joined.count('\n"') == gaps and joined.count('"\n') == gaps:
+        return []
+    return [i for i, value in enumerate(values) if not (value[:1] == value[-1:] == '"')]
 
 
 def _rows(values: Sequence[str], pattern: re.Pattern[str] | _Shape) -> list[int]:
@@ -299,17 +317,9 @@ def _structure(lines: list[str]) -> tuple[set[int], set[int]]:
                 slow.add(skeleton)
             else:
                 columns |= escaped
-    rows = {i for i, s in enumerate(skeletons) if s in slow} if slow else set()
-    # Every text field opens right after a ';' and closes right before one (columns 1 and 125 are
-    # numbers); a quote elsewhere, as in `a"b"`, leaves the skeleton intact but not these counts. A row with
-    # a canonical skeleton has at most _TEXT_FIELDS of each, so the chunk's counts without the rows found
-    # above prove every other row; those rows are left out, as their surplus could hide another's deficit.
-    expected = _TEXT_FIELDS * (len(lines) - len(rows))
-    opening = blob.count(b';"') - sum(lines[i].count(';"') for i in rows)
-    closing = blob.count(b'";') - sum(lines[i].count('";') for i in rows)
-    if opening != expected or closing != expected:
-        rows.update(i for i, x in enumerate(lines) if x.count(';"') != _TEXT_FIELDS or x.count('";') != _TEXT_FIELDS)
-    return rows, columns
+    # Whether each text field opens and closes with its quote (a quote elsewhere, as in `a"b"`, leaves the
+    # skeleton canonical) is checked on the cut columns (_split_columns).
+    return {i for i, s in enumerate(skeletons) if s in slow} if slow else set(), columns
 
 
 # Bytes that are, or start, a character check_text must look at: C0 controls but the line breaks, DEL, and
@@ -486,7 +496,9 @@ class _Validator:
         slow, quoted_columns = _structure(lines)
         # A slow row is cut like an empty record for now; its own fields replace those below.
         cut = [_EMPTY_RECORD if i in slow else line for i, line in enumerate(lines)] if slow else lines
-        columns: Mapping[int, Sequence[str]] = _split_columns(cut)
+        columns: Mapping[int, Sequence[str]]
+        columns, loose = _split_columns(cut)
+        slow |= loose
         for number in quoted_columns:
             slow.update(_TEXT_QUOTED.misfits(columns[number]))
         numbers = list(range(first_row, first_row + len(lines)))
