@@ -168,22 +168,27 @@ def materialize(period: str, result_file: Path, calls: _Counter) -> int:
         resources={"connector": ConnectorResource(poll_first_delay_seconds=0.05)},
         raise_on_error=False,
     )
-    errors = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error, messages = event.step_failure_data.error, []
-            while error is not None:  # Dagster wraps the product's exception: keep the whole chain
-                messages.append(error.message.strip())
-                error = error.cause
-            errors.append(" <- ".join(messages))
     outcome = {
         "success": result.success,
         "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
-        "errors": errors,
+        "errors": step_errors(result),
         "http_calls": calls.seen,
     }
     result_file.write_text(json.dumps(outcome, indent=1), "utf-8")
     return 0 if result.success else 1
+
+
+def step_errors(result: Any) -> list[str]:
+    """Each failed step's error with its causes (Dagster wraps the product's exception)."""
+    errors = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error, messages = event.step_failure_data.error, []
+            while error is not None:
+                messages.append(error.message.strip())
+                error = error.cause
+            errors.append(" <- ".join(messages))
+    return errors
 
 
 def serve_receiver(port: int, point: str | None) -> int:
