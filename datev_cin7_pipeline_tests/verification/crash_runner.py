@@ -29,6 +29,11 @@ from typing import Any
 
 CRASH_ENV = "DATEV_CIN7_CRASH"
 MARK_ENV = "DATEV_CIN7_CRASH_MARK"
+SABOTAGE_ENV = "DATEV_CIN7_SABOTAGE"  # the harness's own controls: break exactly-once on purpose
+SABOTAGES = (
+    "no_reference_lookup",  # never find a job by Reference-Id: a crash after the EXTF upload must double it
+    "skip_first_pdf",  # report the first PDF as uploaded without sending it: a loss
+)
 
 POINTS = (
     "document_intent_recorded",  # the PDF's ledger row is committed as intended, the upload not yet sent
@@ -144,6 +149,28 @@ def install_crash(spec: dict[str, Any]) -> None:
         raise SystemExit(f"unknown crash point {point!r}; known: {', '.join(POINTS)}")
 
 
+def install_sabotage(name: str) -> None:
+    """Break the product on purpose, so the suite shows it notices a double posting and a loss."""
+    from datev_cin7_pipeline.datev.api import DatevApi, DocumentUpload
+
+    if name == "no_reference_lookup":
+        DatevApi.find_extf_job = lambda *_a, **_k: None  # type: ignore[method-assign]
+    elif name == "skip_first_pdf":
+        original = DatevApi.upload_document
+        skipped: list[str] = []
+
+        @functools.wraps(original)
+        def upload_document(self: DatevApi, client_id: str, guid: str, **kwargs: Any) -> DocumentUpload:
+            if not skipped:
+                skipped.append(guid)
+                return DocumentUpload(guid=guid, created=True)
+            return original(self, client_id, guid, **kwargs)
+
+        DatevApi.upload_document = upload_document  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"unknown sabotage {name!r}; known: {', '.join(SABOTAGES)}")
+
+
 def count_http_calls() -> _Counter:
     """Count this process's HTTP requests (the random kill points are drawn from a clean run's count)."""
     import requests
@@ -229,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "receiver":
         return serve_receiver(args.port, spec["point"] if spec else None)
     calls = count_http_calls()
+    if os.environ.get(SABOTAGE_ENV):
+        install_sabotage(os.environ[SABOTAGE_ENV])
     if spec:
         install_crash(spec)
     return materialize(args.period, args.result, calls)

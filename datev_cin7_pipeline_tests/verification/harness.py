@@ -33,7 +33,7 @@ from datev_cin7_pipeline.store import StateStore
 from datev_cin7_pipeline.store.models import Connection
 from datev_cin7_pipeline_tests.conftest import REPO_ROOT
 from datev_cin7_pipeline_tests.mapping.support import TODAY, demo
-from datev_cin7_pipeline_tests.verification.crash_runner import CRASH_ENV, MARK_ENV
+from datev_cin7_pipeline_tests.verification.crash_runner import CRASH_ENV, MARK_ENV, SABOTAGE_ENV
 
 PERIOD = "2026-05-01"
 CHILD_TIMEOUT_SECONDS = 180  # one period takes ~5 s; a hung child fails the test instead of CI
@@ -67,7 +67,9 @@ class Install:
             else:
                 os.environ[settings.HOME_ENV] = previous
 
-    def child_env(self, crash: dict[str, Any] | None = None, mark: Path | None = None) -> dict[str, str]:
+    def child_env(
+        self, crash: dict[str, Any] | None = None, mark: Path | None = None, sabotage: str | None = None
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "DATEV_CIN7_"))}
         env[settings.HOME_ENV] = str(self.home)
         env["PYTHONUNBUFFERED"] = "1"
@@ -75,6 +77,8 @@ class Install:
             env[CRASH_ENV] = json.dumps(crash)
         if mark is not None:
             env[MARK_ENV] = str(mark)
+        if sabotage is not None:
+            env[SABOTAGE_ENV] = sabotage
         return env
 
     def datev_faults(self, **changes: Any) -> dict[str, Any]:
@@ -152,7 +156,9 @@ class ChildRun:
         return bool(self.outcome and self.outcome["success"] and all(self.outcome["checks"].values()))
 
 
-def run_child(install: Install, crash: dict[str, Any] | None = None, period: str = PERIOD) -> ChildRun:
+def run_child(
+    install: Install, crash: dict[str, Any] | None = None, period: str = PERIOD, sabotage: str | None = None
+) -> ChildRun:
     """Run the period in a child process (killed as `crash` says); every process it started is gone after."""
     install.runs += 1
     stem = install.folder / f"run-{install.runs}"
@@ -162,7 +168,7 @@ def run_child(install: Install, crash: dict[str, Any] | None = None, period: str
         process = subprocess.Popen(
             [sys.executable, "-m", RUNNER, "materialize", "--period", period, "--result", str(result)],
             cwd=REPO_ROOT,
-            env=install.child_env(crash, mark),
+            env=install.child_env(crash, mark, sabotage),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -196,15 +202,15 @@ class Recovery:
         return self.runs[-1]
 
 
-def recover(install: Install) -> Recovery:
+def recover(install: Install, sabotage: str | None = None) -> Recovery:
     """Run again without a kill until the period is through; a refused DATEV login is a person's job
     (log in again), done here once when the connection says so."""
     recovery = Recovery()
-    recovery.runs.append(run_child(install))
+    recovery.runs.append(run_child(install, sabotage=sabotage))
     if not recovery.last.clean and install.login_state()[0] == "login_required":
         install.log_in_again()
         recovery.relogins += 1
-        recovery.runs.append(run_child(install))
+        recovery.runs.append(run_child(install, sabotage=sabotage))
     return recovery
 
 

@@ -179,9 +179,11 @@ def report(request: pytest.FixtureRequest) -> Iterator[None]:
         ),
     ]
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for line in lines:
-        if reporter is not None:
-            reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
+            for line in lines:
+                reporter.write_line(line)
     if target := os.environ.get("DATEV_CIN7_CRASH_REPORT"):
         Path(target).write_text(json.dumps(REPORT, indent=1), "utf-8")
 
@@ -278,6 +280,34 @@ def test_a_kill_at_a_random_point_neither_doubles_nor_loses(
 @pytest.mark.parametrize("point", random_points(FULL_RANDOM_POINTS, SEED + 1), ids=lambda p: f"full-{p.index}")
 def test_full_matrix_random_point(tmp_path: Path, clean: CleanRun, point: RandomPoint, full_matrix: None) -> None:
     _random_case(tmp_path, clean, point, "full")
+
+
+@pytest.mark.parametrize(
+    ("sabotage", "crash", "finds"),
+    [
+        ("no_reference_lookup", {"point": "extf_uploaded"}, "duplicates"),
+        ("skip_first_pdf", None, "losses"),
+    ],
+)
+def test_the_harness_sees_a_double_posting_and_a_loss(
+    tmp_path: Path, clean: CleanRun, sabotage: str, crash: dict[str, Any] | None, finds: str
+) -> None:
+    """Controls: with exactly-once broken on purpose in the child, the comparison must report it."""
+    with simulated_install(tmp_path) as install:
+        first = run_child(install, crash, sabotage=sabotage)
+        recovery = recover(install, sabotage=sabotage)
+        findings = compare(clean.at, at_datev(install))
+
+    assert first.killed == (crash is not None)
+    assert recovery.last.clean, recovery.last.log
+    if finds == "duplicates":
+        assert findings.losses == []
+        assert any("uploaded 2x" in d for d in findings.duplicates)
+        assert sum(1 for d in findings.duplicates if d.startswith("row ")) == sum(clean.at.rows.values())
+    else:
+        assert findings.duplicates == []
+        assert len(findings.losses) == 1
+        assert findings.losses[0].startswith("PDF ")
 
 
 # ##### WEBHOOK INTAKE
