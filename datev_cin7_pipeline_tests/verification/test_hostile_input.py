@@ -1441,8 +1441,8 @@ MAPPING_CASES = [
         None,
         ["[error] yaml_syntax: the file is not UTF-8 text"],
         text=b"\xff\xfeversion: 1\x9c",
-        bug="mapping/config.py load_yaml() reads the file as UTF-8 and mapping/issues.py config_issues() catches only "
-        "yaml.YAMLError: `mapping check` (and every pipeline run) dies with a UnicodeDecodeError traceback",
+        bug="mapping/config.py load_yaml() reads the file as UTF-8 and mapping/issues.py config_issues() catches "
+        "only yaml.YAMLError: `mapping check` ends with a UnicodeDecodeError traceback instead of a yaml_syntax issue",
     ),
 ]
 
