@@ -157,7 +157,11 @@ class ChildRun:
 
 
 def run_child(
-    install: Install, crash: dict[str, Any] | None = None, period: str = PERIOD, sabotage: str | None = None
+    install: Install,
+    crash: dict[str, Any] | None = None,
+    period: str = PERIOD,
+    sabotage: str | None = None,
+    command: str = "materialize",
 ) -> ChildRun:
     """Run the period in a child process (killed as `crash` says); every process it started is gone after."""
     install.runs += 1
@@ -166,7 +170,7 @@ def run_child(
     with log.open("wb") as output:
         # Own session: the group is killed at the end whatever happened, so nothing outlives the test.
         process = subprocess.Popen(
-            [sys.executable, "-m", RUNNER, "materialize", "--period", period, "--result", str(result)],
+            [sys.executable, "-m", RUNNER, command, "--period", period, "--result", str(result)],
             cwd=REPO_ROOT,
             env=install.child_env(crash, mark, sabotage),
             stdout=output,

@@ -282,6 +282,40 @@ def test_full_matrix_random_point(tmp_path: Path, clean: CleanRun, point: Random
     _random_case(tmp_path, clean, point, "full")
 
 
+@pytest.mark.parametrize("point", ["extf_sending_recorded", "extf_uploaded", "job_polled"])
+def test_a_replay_killed_midway_neither_doubles_nor_loses(tmp_path: Path, clean: CleanRun, point: str) -> None:
+    """DATEV fails the period's job; `datev-cin7 replay` dies while sending its rows in a new file; the
+    replay run again sends that file once. DATEV ends with the failed file and one succeeded file."""
+    with simulated_install(tmp_path) as install:
+        install.datev_faults(extf_job_failures=1)
+        failed = run_child(install)
+        killed = run_child(install, {"point": point}, command="replay")
+        again = run_child(install, command="replay")
+        at = at_datev(install)
+        findings = compare(clean.at, at)
+    REPORT.append(
+        {
+            "case": f"replay-{point}",
+            "crash": {"point": point},
+            "expire_tokens": False,
+            "killed": killed.killed,
+            "killed_at": killed.killed_at,
+            "recovery_runs": 1,
+            "relogins": 0,
+            **asdict(findings),
+        }
+    )
+
+    assert failed.outcome is not None
+    assert failed.outcome["checks"]["datev_jobs_succeeded"] is False
+    assert (killed.killed, killed.killed_at) == (True, point)
+    assert again.clean, again.log
+    assert findings.duplicates == []
+    assert findings.losses == []
+    assert sorted(at.job_results.values()) == ["failed", "succeeded"]
+    assert sorted(at.extf_uploads.values()) == [1, 1]
+
+
 @pytest.mark.parametrize(
     ("sabotage", "crash", "finds"),
     [
