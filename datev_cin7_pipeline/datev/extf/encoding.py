@@ -43,8 +43,8 @@ def decode(data: bytes) -> Decoded:
     """Decode like DATEV does; never raises (problems are reported in the result)."""
     if data.startswith(_UTF32_BOMS):
         return Decoded("", "utf-32", True, "UTF-32 is not accepted by DATEV (UTF-8, UTF-16 or cp1252 only)", 0)
-    if data.startswith(UTF8_BOM):
-        return _strict(data[len(UTF8_BOM) :], "utf-8", bom=True, offset=len(UTF8_BOM))
+    if data.startswith(UTF8_BOM):  # a view, not a copy of a file of many megabytes
+        return _strict(memoryview(data)[len(UTF8_BOM) :], "utf-8", bom=True, offset=len(UTF8_BOM))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16", bom=True, offset=0)
     decoded = _strict(data, "cp1252", bom=False, offset=0)
@@ -57,10 +57,10 @@ def decode(data: bytes) -> Decoded:
     return decoded
 
 
-def _strict(data: bytes, codec: str, *, bom: bool, offset: int) -> Decoded:
+def _strict(data: bytes | memoryview, codec: str, *, bom: bool, offset: int) -> Decoded:
     try:
-        return Decoded(data.decode(codec), codec, bom)
+        return Decoded(str(data, codec), codec, bom)
     except UnicodeDecodeError as exc:
-        text = data.decode(codec, errors="replace")
-        problem = f"byte {data[exc.start : exc.start + 1]!r} is not valid {codec}"
+        text = str(data, codec, errors="replace")
+        problem = f"byte {bytes(data[exc.start : exc.start + 1])!r} is not valid {codec}"
         return Decoded(text, codec, bom, problem, offset + exc.start)

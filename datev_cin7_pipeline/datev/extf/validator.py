@@ -419,8 +419,9 @@ class _Validator:
                 "into two wrong characters (write UTF-8 with BOM, or cp1252)",
             )
         single_byte_breaks = decoded.encoding in ("utf-8", "cp1252") and not decoded.error
-        split = split_lines(decoded.text, data if single_byte_breaks else None)
+        # Before the lines exist: the byte scan briefly needs a buffer the size of the file.
         self.text_clean = single_byte_breaks and _clean_bytes(data, decoded)
+        split = split_lines(decoded.text, data if single_byte_breaks else None)
         del decoded
         if split.bare_break_line:
             self.add("EXTF-F003", "line ends with a lone LF or CR; DATEV needs CR LF", row=split.bare_break_line)
