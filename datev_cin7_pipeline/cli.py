@@ -44,6 +44,8 @@ class FriendlyGroup(click.Group):
 
 def _set_home(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value:
+        if Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+            raise click.ClickException(f"{value} is not a folder.")
         os.environ[settings.HOME_ENV] = value
 
 

@@ -100,6 +100,8 @@ def load_connections(path: Path | None = None) -> ConnectionsFile:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"There is no connections file at {path}; run `datev-cin7 init` first.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text.") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

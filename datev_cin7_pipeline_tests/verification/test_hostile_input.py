@@ -1653,8 +1653,6 @@ CLI_CASES = [
         ("mapping", "check"),
         1,
         "Error: {connections} is not UTF-8 text.",
-        bug="config.py load_connections() catches only FileNotFoundError around read_text(): a file that is not "
-        "UTF-8 ends every command with a UnicodeDecodeError traceback",
     ),
     CliCase(
         "cli-home-is-a-file",
@@ -1663,8 +1661,6 @@ CLI_CASES = [
         ("--home", "{connections}", "mapping", "check"),
         1,
         "Error: {connections} is not a folder.",
-        bug="cli.py _set_home() takes any path: with --home naming a file, load_connections() raises "
-        "NotADirectoryError and the command ends with a traceback",
     ),
     CliCase(
         "cli-register-ftp",
