@@ -115,7 +115,7 @@ class RandomPoint:
 
     def crash(self, clean: CleanRun) -> dict[str, Any]:
         if self.kind == "seconds":
-            return {"after_seconds": round(0.5 + self.fraction * clean.seconds, 2)}
+            return {"after_seconds": round(0.3 + self.fraction * 0.8 * clean.seconds, 2)}  # mostly inside the run
         # The last few calls vary with timing (job status reads); stay where every run reaches.
         return {"after_calls": 1 + int(self.fraction * (clean.http_calls - 4)), "when": self.when}
 
