@@ -9,6 +9,7 @@ currency and the open item they settle, looked up in their sale or purchase).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -65,11 +66,11 @@ class SourceDocument:
     attributes: Mapping[str, str] = field(default_factory=dict)
     version: str = ""
 
-    @property
+    @functools.cached_property  # asked for every line of the document
     def side(self) -> Side:
         return "sale" if self.kind.startswith("sale") else "purchase"
 
-    @property
+    @functools.cached_property
     def is_credit(self) -> bool:
         return self.kind.endswith("credit_note")
 
