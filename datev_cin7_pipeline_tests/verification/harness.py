@@ -7,6 +7,7 @@ jobs, the captured files) exactly as a real crash would leave a real DATEV.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ from datev_cin7_pipeline_tests.verification.crash_runner import CRASH_ENV, MARK_
 PERIOD = "2026-05-01"
 CHILD_TIMEOUT_SECONDS = 180  # one period takes ~5 s; a hung child fails the test instead of CI
 RUNNER = "datev_cin7_pipeline_tests.verification.crash_runner"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 # ##### THE INSTALL
@@ -176,6 +178,7 @@ def run_child(
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         try:
             returncode = process.wait(timeout=CHILD_TIMEOUT_SECONDS)
@@ -187,6 +190,11 @@ def run_child(
         outcome=json.loads(result.read_text("utf-8")) if result.exists() else None,
         log=log.read_text("utf-8", errors="replace")[-4000:],
     )
+
+
+def die_with_parent() -> None:
+    """In a child, between fork and exec: SIGKILL when the test process dies without its cleanup."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -61,6 +61,7 @@ from datev_cin7_pipeline_tests.verification.harness import (
     Install,
     at_datev,
     compare,
+    die_with_parent,
     kill_group,
     recover,
     run_child,
@@ -363,6 +364,7 @@ def _start_receiver(install: Install, port: int, point: str | None, name: str) -
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     log.close()
     deadline = time.monotonic() + 60
