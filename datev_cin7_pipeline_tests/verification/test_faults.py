@@ -13,6 +13,7 @@ Scenarios and expected end states:
 - A revoked or a reused refresh token: the run stops with "log in again" (the connection's state says so,
   nothing was sent); after the login the period goes through once.
 - Two processes refresh at once (two runs of the period together): neither spends a used refresh token.
+- Slow connections to both services: the run is slower, nothing else changes.
 - Cin7 throttling storms, 429 and 503, with and without Retry-After; Cin7 5xx and dropped connections:
   ridden out within the run.
 - A DATEV job fails; after the cause is fixed `datev-cin7 replay` sends its rows in a new file once.
@@ -347,6 +348,19 @@ def test_a_failed_job_is_replayed_once_after_the_cause_is_fixed(install: Install
     at = assert_once(expected, install)
     assert sorted(at.job_results.values()) == ["failed", "succeeded"]
     assert sorted(at.extf_uploads.values()) == [1, 1]  # the failed file and its replacement, each once
+
+
+def test_slow_connections_to_both_services_only_slow_the_run(install: Install, expected: AtDatev) -> None:
+    install.datev_faults(latency_seconds=0.15)
+    install.cin7_faults(latency_seconds=0.05)
+    started = time.monotonic()
+
+    result = materialize(install)
+
+    assert clean(result), step_errors(result)
+    datev_calls_made = sum(1 for call in datev_calls(install) if call["api"])
+    assert time.monotonic() - started >= 0.15 * datev_calls_made  # the latency really applied
+    assert_once(expected, install)
 
 
 # ##### CIN7
