@@ -40,8 +40,12 @@ def fetch_pdf(
 ) -> PdfDocument:
     if not attachment.download_url:
         raise Cin7AttachmentError(f"The attachment {attachment.file_name!r} has no download address.")
-    content = client.download(attachment.download_url, max_bytes=max_bytes)
     name = safe_file_name(attachment.file_name, fallback=f"{attachment.id}.pdf")
+    try:
+        content = client.download(attachment.download_url, max_bytes=max_bytes)
+    except Cin7AttachmentError as exc:
+        # The client's refusals name the host or the limit, not the file: say which one it was.
+        raise Cin7AttachmentError(f"{exc} The file is {name!r} (Cin7 attachment {attachment.id}).") from exc
     require_pdf(content, name)
     return PdfDocument(attachment_id=attachment.id, file_name=name, content=content)
 

@@ -199,9 +199,11 @@ class DatevApi:
         check_document_file_name(file_name)
         if len(content) > MAX_DOCUMENT_BYTES:
             raise DatevApiError(f"{file_name} is larger than 20 MB, the most DATEV accepts.", status=400)
-        metadata = {"document_type": document_type}
+        # DATEV refuses decomposed Unicode anywhere in the metadata (#DCO01008); the note holds at most 255
+        # characters (FACTS §2), counted after composing.
+        metadata = {"document_type": unicodedata.normalize("NFC", document_type)}
         if note:
-            metadata["note"] = note[:255]
+            metadata["note"] = unicodedata.normalize("NFC", note)[:255]
         files = {
             "file": (file_name, content, media_type),
             "metadata": (None, json.dumps(metadata), "application/json"),

@@ -94,6 +94,30 @@ def send_document(api: DatevApi, store: StateStore, connection_id: int, client_i
     return status
 
 
+# Refusals that concern every document of the client, not the one sent (FACTS §2): booking the rest without
+# their Belege would hide a setup problem, so these stop the step like a login problem does.
+CLIENT_WIDE_CODES = frozenset({"#DCO01005", "#DCO01006", "#DCO01010", "#DCO01013", "#DCO01019", "#DCO01231"})
+
+
+def refused_for_this_document(exc: DatevApiError) -> bool:
+    """True when DATEV refused this one document (its file, name, metadata, a duplicate): the others can go.
+
+    False for an unclear send, a login or permission problem, throttling, DATEV unreachable or in
+    maintenance, or a refusal of the whole client: those must stop the step."""
+    if isinstance(exc, DatevUnclearError) or exc.code in CLIENT_WIDE_CODES:
+        return False
+    return 400 <= exc.status < 500 and exc.status not in (401, 403, 408, 429)
+
+
+def record_document_failure(store: StateStore, connection_id: int, doc: DocumentToSend, reason: str) -> None:
+    """A document that could not be sent at all (its PDF could not be taken from Cin7): in the ledger as
+    failed with the reason, like a refused upload, so it is tried again and never counted as in DATEV."""
+    with store.session() as session:
+        record, _ = _document(session, connection_id, doc)
+        if record.status not in ("uploaded", "already_present"):
+            ledger.mark_document(session, record, "failed", actor=ACTOR, error=reason)
+
+
 def _document(session: Any, connection_id: int, doc: DocumentToSend) -> Any:
     """The ledger row of `doc`, created as "intended" on first sight."""
     return record_document_intent(

@@ -1134,7 +1134,6 @@ STOP_CASES = [
         ("datev_documents", "The attachment 'Beleg.pdf' is not a PDF."),
         "HX-HTML",
         bad_file=HTML,
-        bug=ONE_BAD_DOCUMENT_STOPS,
     ),
     StopCase(
         "cin7-pdf-too-large",
@@ -1143,7 +1142,6 @@ STOP_CASES = [
         ("datev_documents", "The attachment is larger than 20 MB, the most DATEV accepts for one document."),
         "HX-BIG",
         bad_file=OVERSIZED,
-        bug=ONE_BAD_DOCUMENT_STOPS,
     ),
     StopCase(
         "cin7-pdf-foreign-host",
@@ -1155,7 +1153,6 @@ STOP_CASES = [
             "from the configured Cin7 host {cin7}.",
         ),
         "HX-FOREIGN",
-        bug=ONE_BAD_DOCUMENT_STOPS,
     ),
     StopCase(
         "cin7-pdf-no-download-url",
@@ -1163,7 +1160,6 @@ STOP_CASES = [
         _bad_file("nourl", "HX-NOURL", None, ""),
         ("datev_documents", "The attachment 'Beleg.pdf' has no download address."),
         "HX-NOURL",
-        bug=ONE_BAD_DOCUMENT_STOPS,
     ),
     StopCase(
         "cin7-same-pdf-two-invoices",
@@ -1172,7 +1168,6 @@ STOP_CASES = [
         ("datev_documents", REFUSED_UPLOAD + "(400 #DCO01253): the same file already exists in Belege online."),
         "HX-SAME-1",  # the second of the two to be uploaded (the period lists sales by id)
         case="same-1",
-        bug=ONE_BAD_DOCUMENT_STOPS + " (here DATEV's #DCO01253 'the same file already exists')",
     ),
     StopCase(
         "cin7-currency-lower-case",

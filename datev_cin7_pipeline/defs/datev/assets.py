@@ -9,17 +9,29 @@ GUIDs (409 = already there); the jobs step resumes every unfinished job of the p
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 
 import dagster as dg
+from sqlalchemy.orm import Session
 
-from datev_cin7_pipeline.cin7.attachments import PdfDocument, fetch_pdf
+from datev_cin7_pipeline.cin7.attachments import PdfDocument, fetch_pdf, safe_file_name
+from datev_cin7_pipeline.cin7.errors import Cin7AttachmentError, Cin7RequestError
 from datev_cin7_pipeline.cin7.period import load_period
-from datev_cin7_pipeline.datev.bookings import line_from_json
+from datev_cin7_pipeline.datev.api import DatevApiError
+from datev_cin7_pipeline.datev.bookings import BookingLine, line_from_json
 from datev_cin7_pipeline.datev.dxso_route import goes_by_dxso
 from datev_cin7_pipeline.datev.extf import BatchName, split_batches, validate_extf, write_extf
 from datev_cin7_pipeline.datev.identities import COPY_ATTACHMENT_ID
 from datev_cin7_pipeline.datev.pdf_copy import copy_file_name, render_copy
-from datev_cin7_pipeline.datev.transfer import BatchToSend, DocumentToSend, poll_batch, send_document, submit_batch
+from datev_cin7_pipeline.datev.transfer import (
+    BatchToSend,
+    DocumentToSend,
+    poll_batch,
+    record_document_failure,
+    refused_for_this_document,
+    send_document,
+    submit_batch,
+)
 from datev_cin7_pipeline.defs.cin7.assets import CIN7_ASSETS
 from datev_cin7_pipeline.defs.connector import ACTOR, ConnectorResource
 from datev_cin7_pipeline.defs.metadata import connection_of, md_table, period_of
@@ -37,6 +49,9 @@ from datev_cin7_pipeline.store.models import BookingRecord, DocumentRecord
 
 EXTF_RULES_PASS = "extf_files_follow_datev_rules"  # noqa: S105 - a check name
 INVOICES_HAVE_PDFS = "booked_invoices_have_pdfs"
+PDFS_ACCEPTED = "datev_accepted_the_pdfs"
+IN_DATEV = ("uploaded", "already_present")
+_BEDI = re.compile(r'^BEDI "([^"]+)"$')
 JOBS_SUCCEEDED = "datev_jobs_succeeded"
 
 
@@ -44,7 +59,7 @@ JOBS_SUCCEEDED = "datev_jobs_succeeded"
     partitions_def=vat_periods,
     group_name="datev",
     kinds={"datev", "csv"},
-    deps=["datev_booking_lines"],
+    deps=["datev_booking_lines", "datev_documents"],  # a row links only a PDF that is in DATEV by now
     pool="booking_ledger",
     check_specs=[
         dg.AssetCheckSpec(
@@ -62,6 +77,8 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
     files: list[tuple[str, str, int, str, str]] = []
     findings: list[tuple[str, str, str, object, object]] = []
     links: list[tuple[str, str, str, str, str]] = []
+    without_beleg: list[tuple[str, str, str, str, str, str]] = []
+    unlinked: dict[int, tuple[str, str]] = {}  # booking row id → (document GUID, why its link was left out)
     with connector.open(connection_of(context)) as conn:
         mapping = conn.mapping()
         automatic = frozenset(mapping.automatic())
@@ -74,6 +91,8 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
                 if not goes_by_dxso(route, row.kind, row.cin7_document_kind)  # those go in datev_dxso_jobs
             ]
             row_of_line = [(row, line_from_json(item)) for row in rows for item in row.lines]
+            if route != "dxso":  # on the DXSO route the PDFs travel in the DXSO jobs, not the document ledger
+                row_of_line, unlinked = _without_dangling_links(session, conn.connection_id, row_of_line)
             if row_of_line:
                 # The file's creation stamp is when its newest booking was recorded: same rows, same bytes.
                 created = max(row.created_at for row in rows).astimezone(dt.UTC)
@@ -115,8 +134,19 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
                 link_bookings_to_job(session, job, in_file)
                 files.append((name.file_name(), name.reference_id(), len(batch.lines), job.status, sha256))
                 links += [
-                    (row.cin7_document_kind, row.cin7_document_id, row.kind, row.document_guid or "", name.file_name())
+                    (
+                        row.cin7_document_kind,
+                        row.cin7_document_id,
+                        row.kind,
+                        (row.document_guid or "") + (" (not linked)" if row.id in unlinked else ""),
+                        name.file_name(),
+                    )
                     for row in in_file
+                ]
+                without_beleg += [
+                    (row.cin7_document_kind, row.cin7_document_id, row.kind, *unlinked[row.id], name.file_name())
+                    for row in in_file
+                    if row.id in unlinked
                 ]
     return dg.MaterializeResult(
         metadata={
@@ -127,6 +157,10 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
             "documents_in_files": md_table(["kind", "Cin7 id", "posting", "document GUID", "file"], links[:500]),
             "folder": dg.MetadataValue.path(str(folder)),
             "new_files": len(files),
+            # Booked without their Beleg: the PDF never reached DATEV, so no link that DATEV cannot resolve.
+            "rows_without_beleg": md_table(
+                ["kind", "Cin7 id", "posting", "document GUID", "why", "file"], without_beleg[:500]
+            ),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -139,6 +173,34 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
     )
 
 
+def _without_dangling_links(
+    session: Session, connection_id: int, row_of_line: list[tuple[BookingRecord, BookingLine]]
+) -> tuple[list[tuple[BookingRecord, BookingLine]], dict[int, tuple[str, str]]]:
+    """The lines with every `BEDI` link to a PDF that is not in DATEV (refused, or never sent) left out: such
+    a row is booked without Beleg rather than with a link DATEV cannot resolve. The ledger's lines stay as
+    they are (the file is derived from them). Also returns, per booking row id, the GUID and why."""
+    wanted = {match.group(1) for _, line in row_of_line if (match := _BEDI.match(line.document_link))}
+    if not wanted:
+        return row_of_line, {}
+    states = {
+        guid: (status, error or "")
+        for guid, status, error in session.query(DocumentRecord.guid, DocumentRecord.status, DocumentRecord.error)
+        .filter(DocumentRecord.connection_id == connection_id, DocumentRecord.guid.in_(sorted(wanted)))
+        .all()
+    }
+    kept: list[tuple[BookingRecord, BookingLine]] = []
+    unlinked: dict[int, tuple[str, str]] = {}
+    for row, line in row_of_line:
+        match = _BEDI.match(line.document_link)
+        if match:
+            status, error = states.get(match.group(1), ("not sent", ""))
+            if status not in IN_DATEV:
+                unlinked[row.id] = (match.group(1), f"PDF {status}" + (f": {error}" if error else ""))
+                line = dataclasses.replace(line, document_link="")
+        kept.append((row, line))
+    return kept, unlinked
+
+
 @dg.asset(
     partitions_def=vat_periods,
     group_name="datev",
@@ -149,8 +211,15 @@ def datev_extf_batches(context: dg.AssetExecutionContext, connector: ConnectorRe
         dg.AssetCheckSpec(
             INVOICES_HAVE_PDFS,
             asset="datev_documents",
-            description="Every booked invoice and credit note has a PDF in Cin7 (WARN: booked without Beleg).",
-        )
+            description="Every booked invoice and credit note has a PDF in Cin7 (WARN: booked without Beleg; "
+            "this also lists those whose PDF DATEV did not accept).",
+        ),
+        dg.AssetCheckSpec(
+            PDFS_ACCEPTED,
+            asset="datev_documents",
+            description="Every PDF due could be taken from Cin7 and DATEV accepted it; one that could not is "
+            "listed with the reason, its bookings go without Beleg, and the other documents still go.",
+        ),
     ],
 )
 def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResource) -> dg.MaterializeResult:
@@ -159,6 +228,7 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
     start, end = period_of(context)
     outcomes: list[tuple[str, str, str, str, str]] = []
     missing: list[tuple[str, str, str, str]] = []
+    refused: list[tuple[str, str, str, str, str, str]] = []
     with connector.open(connection_of(context)) as conn:
         mapping = conn.mapping()
         period = load_period(conn.store, conn.connection_id, start, end)
@@ -173,7 +243,7 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                 guid
                 for (guid,) in session.query(DocumentRecord.guid).filter(
                     DocumentRecord.connection_id == conn.connection_id,
-                    DocumentRecord.status.in_(("uploaded", "already_present")),
+                    DocumentRecord.status.in_(IN_DATEV),
                 )
             }
         candidates = [item for item in conn.period_pdfs(period) if (item[0].kind, item[0].task_id) in booked]
@@ -196,38 +266,55 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                     outcomes.append((doc.kind, doc.number, file_name, guid, "in DXSO job"))
                     continue
                 assert api is not None
-                pdf = (
-                    fetch_pdf(client, attachment)
-                    if attachment
-                    else PdfDocument(COPY_ATTACHMENT_ID, file_name, render_copy(doc, company_name))
+                to_send = DocumentToSend(
+                    guid=guid,
+                    cin7_document_kind=doc.kind,
+                    cin7_document_id=doc.task_id,
+                    attachment_id=attachment.id if attachment else COPY_ATTACHMENT_ID,
+                    document_version=doc.version,
+                    period=start,
+                    # the name fetch_pdf gives it, so the ledger row is the same whether or not the fetch works
+                    file_name=safe_file_name(file_name, fallback=f"{attachment.id}.pdf") if attachment else file_name,
+                    content=b"",
+                    document_type=mapping.document_types.for_kind(doc.kind),
+                    note=f"Cin7 {doc.number}" + ("" if attachment else " (KOPIE aus den Cin7-Daten)"),
                 )
-                status = send_document(
-                    api,
-                    conn.store,
-                    conn.connection_id,
-                    conn.datev_client_id,
-                    DocumentToSend(
-                        guid=guid,
-                        cin7_document_kind=doc.kind,
-                        cin7_document_id=doc.task_id,
-                        attachment_id=attachment.id if attachment else COPY_ATTACHMENT_ID,
-                        document_version=doc.version,
-                        period=start,
-                        file_name=pdf.file_name,
-                        content=pdf.content,
-                        document_type=mapping.document_types.for_kind(doc.kind),
-                        note=f"Cin7 {doc.number}" + ("" if attachment else " (KOPIE aus den Cin7-Daten)"),
-                    ),
-                )
-                outcomes.append((doc.kind, doc.number, pdf.file_name, guid, status))
+                # One document's fault (a bad attachment, a refusal of this file) must not stop the others:
+                # it is recorded as failed, listed in the ERROR check, and its bookings go without Beleg.
+                # Anything that concerns every document (login, outage, unclear send) still stops the step.
+                try:
+                    pdf = (
+                        fetch_pdf(client, attachment)
+                        if attachment
+                        else PdfDocument(COPY_ATTACHMENT_ID, file_name, render_copy(doc, company_name))
+                    )
+                except (Cin7AttachmentError, Cin7RequestError) as exc:
+                    record_document_failure(conn.store, conn.connection_id, to_send, str(exc))
+                    reason = str(exc)
+                else:
+                    to_send = dataclasses.replace(to_send, file_name=pdf.file_name, content=pdf.content)
+                    try:
+                        status = send_document(api, conn.store, conn.connection_id, conn.datev_client_id, to_send)
+                    except DatevApiError as exc:
+                        if not refused_for_this_document(exc):
+                            raise
+                        reason = str(exc)  # send_document has recorded it as failed
+                    else:
+                        outcomes.append((doc.kind, doc.number, pdf.file_name, guid, status))
+                        continue
+                outcomes.append((doc.kind, doc.number, to_send.file_name, guid, "failed"))
+                refused.append((doc.kind, doc.number, doc.task_id, to_send.file_name, guid, reason))
+                if attachment is not None:  # a missing one is listed above already
+                    missing.append((doc.kind, doc.number, doc.task_id, "none (PDF not accepted)"))
     uploaded = sum(1 for *_, status in outcomes if status == "uploaded")
     in_dxso = sum(1 for *_, status in outcomes if status == "in DXSO job")
     return dg.MaterializeResult(
         metadata={
             "documents": len(outcomes),
             "uploaded_now": uploaded,
-            "already_in_datev": len(outcomes) - uploaded - in_dxso,
+            "already_in_datev": len(outcomes) - uploaded - in_dxso - len(refused),
             "sent_in_dxso_jobs": in_dxso,
+            "not_accepted": len(refused),
             "without_pdf": len(missing),
             "uploads": md_table(["kind", "number", "file", "document GUID", "status"], outcomes),
         },
@@ -236,9 +323,22 @@ def datev_documents(context: dg.AssetExecutionContext, connector: ConnectorResou
                 check_name=INVOICES_HAVE_PDFS,
                 passed=not missing,
                 severity=dg.AssetCheckSeverity.WARN,
-                description=None if not missing else f"{len(missing)} booked document(s) have no PDF in Cin7.",
+                description=None
+                if not missing
+                else f"{len(missing)} booked document(s) go without Beleg (no PDF in Cin7, or DATEV took none).",
                 metadata={"without_pdf": md_table(["kind", "number", "Cin7 id", "sent instead"], missing)},
-            )
+            ),
+            dg.AssetCheckResult(
+                check_name=PDFS_ACCEPTED,
+                passed=not refused,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=None
+                if not refused
+                else f"{len(refused)} PDF(s) did not reach DATEV; their bookings go without Beleg.",
+                metadata={
+                    "not_accepted": md_table(["kind", "number", "Cin7 id", "file", "document GUID", "reason"], refused)
+                },
+            ),
         ],
     )
 
