@@ -3,6 +3,11 @@
 Only AUTHORISED and PAID invoices and credit notes dated in the period are taken; drafts are counted so
 they can be shown, voided ones are reported so earlier bookings can be reversed. Payments and refunds
 count in the period they were paid in, whatever the date of the invoice they settle.
+
+A bookable document or payment without a usable date (none, unparseable, or a typo such as 2062) would be
+in no period anyone runs; it is taken in the period it last changed in Cin7 instead (`sync.placed_on`),
+where the booking rules hold it as `missing_date` / `date_outside_period` and the period's checks name it.
+A stored record with a field that does not parse is read without that field and listed in `unreadable`.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import collections
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 from datev_cin7_pipeline.cin7.client import parse_json
 from datev_cin7_pipeline.cin7.models import (
@@ -32,6 +37,7 @@ from datev_cin7_pipeline.cin7.models import (
 )
 from datev_cin7_pipeline.cin7.sync import (
     ACCOUNT,
+    BOOKABLE_STATUSES,
     COMPANY,
     CUSTOMER,
     LOCATION,
@@ -41,12 +47,16 @@ from datev_cin7_pipeline.cin7.sync import (
     SUPPLIER,
     TAX_RULE,
     VOIDED,
+    Unreadable,
     VoidedDocument,
+    changed_on,
+    placed_on,
+    validate_leniently,
 )
 from datev_cin7_pipeline.store import StateStore
 from datev_cin7_pipeline.store.snapshots import load_snapshots
 
-BOOKABLE_STATUSES = frozenset({"AUTHORISED", "PAID"})
+_Record = TypeVar("_Record", Sale, Purchase, PaymentRecord)
 
 PaymentDirection = Literal[
     "customer_payment",
@@ -65,7 +75,7 @@ class Payment:
     direction: PaymentDirection
     id: str
     amount: Decimal
-    date_paid: dt.date
+    date_paid: dt.date | None  # None: held as missing_date in the period its document last changed in
     account: str  # the Cin7 bank/payment account code
     currency_rate: Decimal | None
     reference: str
@@ -91,6 +101,7 @@ class Cin7Period:
     payments: list[Payment] = field(default_factory=list)
     voided: list[VoidedDocument] = field(default_factory=list)
     not_bookable: collections.Counter[str] = field(default_factory=collections.Counter)  # status → count
+    unreadable: list[Unreadable] = field(default_factory=list)  # fields of the period's records that do not parse
     # Every sale and purchase with activity in the period (also those whose invoices are from earlier
     # periods but were paid in this one), so a payment finds its invoice's currency and open item.
     sales: dict[str, Sale] = field(default_factory=dict)
@@ -125,17 +136,27 @@ def load_period(store: StateStore, connection_id: int, start: dt.date, end: dt.d
     period.customers = {c.id: c for c in (Customer.model_validate(parse_json(e.payload)) for e in snapshot[CUSTOMER])}
     period.suppliers = {s.id: s for s in (Supplier.model_validate(parse_json(e.payload)) for e in snapshot[SUPPLIER])}
     for entry in sales:
-        sale = Sale.model_validate(parse_json(entry.payload))
-        period.sales[sale.id] = sale
-        _add_sale(period, sale)
+        sale = _read(period, Sale, SALE, entry.cin7_id, parse_json(entry.payload))
+        if sale is not None:
+            period.sales[sale.id] = sale
+            _add_sale(period, sale)
     for entry in purchases:
-        records = purchase_payments.get(entry.cin7_id)
-        purchase = Purchase.model_validate(parse_json(entry.payload))
+        purchase = _read(period, Purchase, PURCHASE, entry.cin7_id, parse_json(entry.payload))
+        if purchase is None:
+            continue
         period.purchases[purchase.id] = purchase
-        _add_purchase(
-            period, purchase, [PaymentRecord.model_validate(r) for r in parse_json(records)] if records else None
-        )
+        records = purchase_payments.get(entry.cin7_id)
+        read = [_read(period, PaymentRecord, PURCHASE_PAYMENTS, entry.cin7_id, r) for r in parse_json(records or "[]")]
+        _add_purchase(period, purchase, [r for r in read if r is not None] if records else None)
     return period
+
+
+def _read(period: Cin7Period, model: type[_Record], kind: str, cin7_id: str, raw: object) -> _Record | None:
+    """A stored record; a field that does not parse is read as empty and named in `period.unreadable`."""
+    parsed, problems = validate_leniently(model, raw)
+    parent = parsed.order_number if isinstance(parsed, Sale | Purchase) else ""
+    period.unreadable += [Unreadable(kind, cin7_id, number or parent, problem) for number, problem in problems]
+    return parsed
 
 
 def _bookable(period: Cin7Period, status: str, whole_order_voided: bool) -> bool | None:
@@ -149,32 +170,45 @@ def _bookable(period: Cin7Period, status: str, whole_order_voided: bool) -> bool
     return None
 
 
+def _taken(period: Cin7Period, day: dt.date | None, status: str, order_voided: bool, changed: dt.date | None) -> bool:
+    """Whether a document belongs to the period: by its date, or if that is unusable by its last change."""
+    bookable = not order_voided and status.upper() in BOOKABLE_STATUSES
+    return period.contains(placed_on(day, bookable, changed))
+
+
 def _add_sale(period: Cin7Period, sale: Sale) -> None:
     order_voided = sale.status.upper() == VOIDED
+    changed = changed_on(sale.last_modified_on)
     for invoice in sale.invoices:
-        state = _bookable(period, invoice.status, order_voided) if period.contains(invoice.invoice_date) else None
+        taken = _taken(period, invoice.invoice_date, invoice.status, order_voided, changed)
+        state = _bookable(period, invoice.status, order_voided) if taken else None
         if state:
             period.sale_invoices.append((sale, invoice))
         elif state is False:
             period.voided.append(VoidedDocument("sale_invoice", invoice.task_id, sale.id, invoice.invoice_number))
         if invoice.status.upper() in BOOKABLE_STATUSES and not order_voided:
             _add_payments(
-                period, "customer_payment", invoice.payments, invoice.invoice_number, sale.id, sale.customer_id
+                period, "customer_payment", invoice.payments, invoice.invoice_number, sale.id, sale.customer_id, changed
             )
     for note in sale.credit_notes:
-        state = _bookable(period, note.status, order_voided) if period.contains(note.credit_note_date) else None
+        taken = _taken(period, note.credit_note_date, note.status, order_voided, changed)
+        state = _bookable(period, note.status, order_voided) if taken else None
         if state:
             period.sale_credit_notes.append((sale, note))
         elif state is False:
             period.voided.append(VoidedDocument("sale_credit_note", note.task_id, sale.id, note.credit_note_number))
         if note.status.upper() in BOOKABLE_STATUSES and not order_voided:
-            _add_payments(period, "customer_refund", note.refunds, note.credit_note_number, sale.id, sale.customer_id)
+            _add_payments(
+                period, "customer_refund", note.refunds, note.credit_note_number, sale.id, sale.customer_id, changed
+            )
 
 
 def _add_purchase(period: Cin7Period, purchase: Purchase, records: list[PaymentRecord] | None) -> None:
     order_voided = purchase.status.upper() == VOIDED
+    changed = changed_on(purchase.last_updated_date)
     for invoice in purchase.invoices:
-        state = _bookable(period, invoice.status, order_voided) if period.contains(invoice.invoice_date) else None
+        taken = _taken(period, invoice.invoice_date, invoice.status, order_voided, changed)
+        state = _bookable(period, invoice.status, order_voided) if taken else None
         if state:
             period.purchase_invoices.append((purchase, invoice))
         elif state is False:
@@ -183,10 +217,17 @@ def _add_purchase(period: Cin7Period, purchase: Purchase, records: list[PaymentR
             )
         if invoice.payments is not None and invoice.status.upper() in BOOKABLE_STATUSES and not order_voided:
             _add_payments(
-                period, "supplier_payment", invoice.payments, invoice.invoice_number, purchase.id, purchase.supplier_id
+                period,
+                "supplier_payment",
+                invoice.payments,
+                invoice.invoice_number,
+                purchase.id,
+                purchase.supplier_id,
+                changed,
             )
     for note in purchase.credit_notes:
-        state = _bookable(period, note.status, order_voided) if period.contains(note.credit_note_date) else None
+        taken = _taken(period, note.credit_note_date, note.status, order_voided, changed)
+        state = _bookable(period, note.status, order_voided) if taken else None
         if state:
             period.purchase_credit_notes.append((purchase, note))
         elif state is False:
@@ -195,18 +236,26 @@ def _add_purchase(period: Cin7Period, purchase: Purchase, records: list[PaymentR
             )
         if note.status.upper() in BOOKABLE_STATUSES and not order_voided and records is None:
             _add_payments(
-                period, "supplier_refund", note.refunds, note.credit_note_number, purchase.id, purchase.supplier_id
+                period,
+                "supplier_refund",
+                note.refunds,
+                note.credit_note_number,
+                purchase.id,
+                purchase.supplier_id,
+                changed,
             )
     if records and not order_voided:
-        _add_purchase_records(period, purchase, records)
+        _add_purchase_records(period, purchase, records, changed)
 
 
-def _add_purchase_records(period: Cin7Period, purchase: Purchase, records: list[PaymentRecord]) -> None:
+def _add_purchase_records(
+    period: Cin7Period, purchase: Purchase, records: list[PaymentRecord], changed: dt.date | None
+) -> None:
     """Payments read from `/purchase/payment`: match each to its invoice or credit note by task."""
     invoices = {invoice.task_id: invoice.invoice_number for invoice in purchase.invoices}
     notes = {note.task_id: note.credit_note_number for note in purchase.credit_notes}
     for record in records:
-        if not period.contains(record.date_paid) or record.date_paid is None:
+        if not period.contains(placed_on(record.date_paid, True, changed)):
             continue
         kind = record.type.strip().lower()
         direction: PaymentDirection = (
@@ -246,9 +295,10 @@ def _add_payments(
     document_number: str,
     parent_id: str,
     party_id: str | None,
+    changed: dt.date | None,
 ) -> None:
     for payment in payments:
-        if payment.date_paid is None or not period.contains(payment.date_paid):
+        if not period.contains(placed_on(payment.date_paid, True, changed)):
             continue
         period.payments.append(
             Payment(
