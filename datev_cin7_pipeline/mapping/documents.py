@@ -9,7 +9,6 @@ currency and the open item they settle, looked up in their sale or purchase).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -66,11 +65,13 @@ class SourceDocument:
     attributes: Mapping[str, str] = field(default_factory=dict)
     version: str = ""
 
-    @functools.cached_property  # asked for every line of the document
+    # Plain properties, not cached ones: a cached value in the instance dict would cost every document
+    # its shared-key dict (tens of megabytes for a large period) to save little time.
+    @property
     def side(self) -> Side:
         return "sale" if self.kind.startswith("sale") else "purchase"
 
-    @functools.cached_property
+    @property
     def is_credit(self) -> bool:
         return self.kind.endswith("credit_note")
 

@@ -366,7 +366,7 @@ def test_the_byte_check_for_control_characters_and_nfc_agrees_with_the_text_chec
     except UnicodeEncodeError:
         pytest.skip("not a Windows-1252 character")
     by_bytes = validate_extf(data)
-    monkeypatch.setattr(validator_module, "_clean_bytes", lambda data, decoded: False)
+    monkeypatch.setattr(validator_module, "_clean_bytes", lambda data, utf8, bom: False)
     assert validate_extf(data).findings == by_bytes.findings
 
 
@@ -427,6 +427,32 @@ def test_fast_path_and_quote_aware_path_agree(
     monkeypatch.setattr(validator_module, "_structure", lambda lines: (set(range(len(lines))), set()))
     slow = validate_extf(data, automatic_accounts=AUTOMATIC)
     assert slow.findings == fast.findings
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 700, 1 << 20])
+@pytest.mark.parametrize(("code", "build"), [(case[0], case[1]) for case in CASES], ids=[case[0] for case in CASES])
+def test_a_file_read_in_pieces_gets_the_findings_of_the_whole_text(
+    code: str, build: Callable[[], bytes], piece_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual file is read about a megabyte at a time (here down to a line at a time); the others, and
+    any file when that is switched off, as one text: the findings must not tell the two apart."""
+    data = build()
+    monkeypatch.setattr(validator_module, "_PIECE_BYTES", piece_bytes)
+    in_pieces = validate_extf(data, automatic_accounts=AUTOMATIC)
+    monkeypatch.setattr(validator_module._Validator, "run_in_pieces", lambda self, data: False)
+    whole = validate_extf(data, automatic_accounts=AUTOMATIC)
+    assert (in_pieces.findings, in_pieces.rows, in_pieces.encoding) == (whole.findings, whole.rows, whole.encoding)
+
+
+def test_a_decoding_error_late_in_the_file_is_found_like_an_early_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validator_module, "_PIECE_BYTES", 1)
+    lines = text_of(valid_file()).split("\r\n")
+    data = utf8_file("\r\n".join(lines[:4])) + b"\r\n" + lines[4].encode()[:-3] + b"\xff\r\n"
+
+    report = validate_extf(data)
+
+    assert [(f.code, f.row) for f in report.findings if f.code.startswith("EXTF-F")] == [("EXTF-F001", 5)]
+    assert report.rows == 3
 
 
 def test_both_paths_agree_on_datevs_sample(monkeypatch: pytest.MonkeyPatch) -> None:
