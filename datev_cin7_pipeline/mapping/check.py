@@ -27,6 +27,7 @@ from datev_cin7_pipeline.mapping.config import (
     Side,
     TaxKind,
     TaxRuleMapping,
+    cin7_key,
 )
 from datev_cin7_pipeline.mapping.documents import SourceDocument, period_documents
 from datev_cin7_pipeline.mapping.issues import MappingIssue, config_issues, error, key_path, warning
@@ -255,8 +256,9 @@ def _period_issues(config: MappingConfig, period: Cin7Period) -> Iterator[Mappin
     yield from _used_cost_centre_issues(config, documents)
     yield from _used_payment_account_issues(config, period)
     if period.tax_rules:
+        known = {cin7_key(name) for name in period.tax_rules}  # the mapping's keys are NFC
         for name in config.tax_rules:
-            if name not in period.tax_rules:
+            if name not in known:
                 yield warning(
                     codes.UNKNOWN_TAX_RULE, key_path(("tax_rules", name)), "Cin7 has no tax rule with this name"
                 )
@@ -283,9 +285,9 @@ def _fiscal_year_issues(config: MappingConfig, period: Cin7Period) -> Iterator[M
 
 
 def _line_codes(doc: SourceDocument) -> Iterator[tuple[str, str]]:
-    """(Cin7 account code, tax rule name) of each line, with the document's defaults filled in."""
+    """(Cin7 account code, tax rule name) of each line, with the document's defaults filled in, as mapping keys."""
     for line in doc.lines:
-        yield line.account or doc.default_account, line.tax_rule or doc.header_tax_rule
+        yield cin7_key(line.account or doc.default_account), cin7_key(line.tax_rule or doc.header_tax_rule)
 
 
 def _used_account_issues(config: MappingConfig, documents: list[SourceDocument]) -> Iterator[MappingIssue]:
@@ -349,15 +351,16 @@ def _used_cost_centre_issues(config: MappingConfig, documents: list[SourceDocume
 
 
 def _cost_value(rule: CostCentreRule, doc: SourceDocument) -> str | None:
+    """The document's value for `rule`, as a mapping key (NFC, as `rules.cost_centre` looks it up)."""
     if rule.source == "location":
-        return doc.location
+        return cin7_key(doc.location)
     if rule.source == "sales_representative":
-        return doc.sales_representative if doc.side == "sale" else None
-    return doc.attributes.get(rule.attribute, "")
+        return cin7_key(doc.sales_representative) if doc.side == "sale" else None
+    return cin7_key(doc.attributes.get(rule.attribute, ""))
 
 
 def _used_payment_account_issues(config: MappingConfig, period: Cin7Period) -> Iterator[MappingIssue]:
-    used = {payment.account for payment in period.payments if not payment.direction.endswith("prepayment")}
+    used = {cin7_key(payment.account) for payment in period.payments if not payment.direction.endswith("prepayment")}
     for code in sorted(used):
         mapped = config.payment_accounts.get(code)
         if mapped is None or mapped == TODO:

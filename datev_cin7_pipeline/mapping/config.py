@@ -14,6 +14,7 @@ booking rules hold every document that needs one. The full schema with an exampl
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -85,11 +86,17 @@ def _ranged_or_todo(low: int, high: int, what: str) -> PlainValidator:
     return PlainValidator(validate)
 
 
+def cin7_key(text: str) -> str:
+    """Cin7 text as a mapping key: NFC. Cin7 and YAML editors may write 'ü' decomposed (u + U+0308); both
+    sides of every lookup go through this, so a decomposed 'München' finds the mapping's 'München'."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
 def _cin7_code(value: Any) -> str:
     """Cin7 codes and names are text: an unquoted YAML number would lose leading zeros (0860 → 860)."""
     if not isinstance(value, str):
         raise ValueError(f'write Cin7 codes and names as quoted strings ("{value}"): a number loses leading zeros')
-    return value
+    return cin7_key(value)
 
 
 def _bu_key(value: Any) -> str:
@@ -355,8 +362,9 @@ class MappingConfig(_Strict):
         return accounts
 
     def treatment_name(self, rule_name: str) -> str:
-        rule = self.tax_rules.get(rule_name)
-        return (rule.treatment if rule and rule.treatment else rule_name) or ""
+        name = cin7_key(rule_name)
+        rule = self.tax_rules.get(name)
+        return (rule.treatment if rule and rule.treatment else name) or ""
 
 
 # --- loading --------------------------------------------------------------------------------------
@@ -381,5 +389,7 @@ def parse_mapping(data: str | Path | dict[str, Any]) -> MappingConfig:
 
 
 def load_yaml(data: str | Path) -> Any:
+    """YAML text or a UTF-8 file; a file in another encoding raises UnicodeDecodeError (`config_issues`
+    turns it into a yaml_syntax issue)."""
     text = data.read_text(encoding="utf-8") if isinstance(data, Path) else data
     return yaml.safe_load(text)

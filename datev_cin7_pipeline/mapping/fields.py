@@ -21,6 +21,23 @@ VAT_ID_MAX = 15  # EU-Land u. UStID (FACTS §6.4 field 40)
 HASH_LENGTH = 6
 CENT = Decimal("0.01")
 RATE_STEP = Decimal("0.000001")  # Kurs: up to 6 decimals (FACTS §6.4 field 4)
+MAX_AMOUNT = Decimal("9999999999.99")  # Umsatz, Basis-Umsatz: `\d{1,10},\d{2}` (FACTS §6.4 fields 1, 5)
+MAX_RATE = Decimal("9999.999999")  # Kurs: up to 4 integer digits, 6 decimals (FACTS §6.4 field 4)
+
+# WKZ (FACTS §6.4 field 3): the currencies of ISO 4217 List One as published by its maintenance agency SIX
+# (https://www.six-group.com/en/products-services/financial-information/data-standards.html, list of
+# 2025-05-12). Left out on purpose: what an invoice is not written in (the fund codes BOV CHE CHW CLF COU MXV
+# USN UYI UYW, the metals XAG XAU XPD XPT, the bond units XBA–XBD, XAD XDR XSU XUA, XTS testing, XXX none).
+ISO_4217_CURRENCIES = frozenset(
+    """
+    AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD
+    HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD
+    LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK
+    PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS
+    TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+    """.split()  # noqa: SIM905 (a list literal would be 156 lines)
+)
 
 BELEGFELD_ALLOWED = re.compile(r"^[A-Za-z0-9$&%*+\-/]*$")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9$&%*+\-/]")

@@ -27,7 +27,14 @@ from datev_cin7_pipeline.mapping.documents import (
     period_parents,
     source_payment,
 )
-from datev_cin7_pipeline.mapping.fields import BELEGFELD1_MAX, CENT, RATE_STEP, is_valid_belegfeld
+from datev_cin7_pipeline.mapping.fields import (
+    BELEGFELD1_MAX,
+    CENT,
+    MAX_AMOUNT,
+    MAX_RATE,
+    RATE_STEP,
+    is_valid_belegfeld,
+)
 from datev_cin7_pipeline.mapping.reversal import is_reversal
 
 DOCUMENT_KINDS = ("sale_invoice", "sale_credit_note", "purchase_invoice", "purchase_credit_note")
@@ -40,8 +47,6 @@ PAYMENT_KINDS = (
     "supplier_prepayment",
 )
 SOURCE_KINDS = DOCUMENT_KINDS + PAYMENT_KINDS
-MAX_AMOUNT = Decimal("9999999999.99")  # `\d{1,10},\d{2}` (FACTS §6.4 field 1)
-MAX_RATE = Decimal("9999.999999")  # Kurs: up to 4 integer digits, 6 decimals (FACTS §6.4 field 4)
 DOCUMENT_GROUP = ["source_kind", "source_id", "source_version", "posting"]
 
 

@@ -57,7 +57,9 @@ UNKNOWN_PARTY = "unknown_party"  # no customer/supplier id for a personal accoun
 PERSONAL_RANGE_EXHAUSTED = "personal_range_exhausted"
 PREPAYMENT_NOT_SUPPORTED = "prepayment_not_supported"
 INVALID_AMOUNT = "invalid_amount"  # a negative payment
-UNKNOWN_CURRENCY = "unknown_currency"
+UNKNOWN_CURRENCY = "unknown_currency"  # no currency, or one that is not an ISO 4217 code
+AMOUNT_TOO_LARGE = "amount_too_large"  # an amount over the 10 integer digits DATEV's Umsatz allows
+RATE_OUT_OF_RANGE = "rate_out_of_range"  # a Kurs outside what DATEV's field takes (0 < Kurs ≤ 9999.999999)
 
 DESCRIPTIONS: dict[str, str] = {
     YAML_SYNTAX: "the file is not YAML or not a mapping",
@@ -97,7 +99,9 @@ DESCRIPTIONS: dict[str, str] = {
     PERSONAL_RANGE_EXHAUSTED: "no free personal account number left in the range",
     PREPAYMENT_NOT_SUPPORTED: "prepayments (Anzahlungen) are not booked yet",
     INVALID_AMOUNT: "a negative payment amount",
-    UNKNOWN_CURRENCY: "the document's currency is not known",
+    UNKNOWN_CURRENCY: "the document names no currency or one that is not an ISO 4217 code",
+    AMOUNT_TOO_LARGE: "an amount with more than the 10 integer digits DATEV's Umsatz field allows",
+    RATE_OUT_OF_RANGE: "an exchange rate that gives a Kurs DATEV's field cannot hold",
 }
 
 
@@ -161,6 +165,8 @@ def config_issues(data: str | Path | dict[str, Any]) -> tuple[Any, list[MappingI
             raw = load_yaml(data)
         except yaml.YAMLError as exc:
             return None, [error(YAML_SYNTAX, "", f"not valid YAML: {exc}")]
+        except UnicodeDecodeError:  # e.g. saved as UTF-16 or cp1252: a traceback would name neither
+            return None, [error(YAML_SYNTAX, "", "the file is not UTF-8 text")]
     if not isinstance(raw, dict):
         return None, [error(YAML_SYNTAX, "", "the mapping file must be a YAML mapping (key: value) at the top")]
     try:

@@ -66,6 +66,7 @@ from datev_cin7_pipeline.mapping.config import (
     MappingConfig,
     TaxKind,
     TaxRuleMapping,
+    cin7_key,
 )
 from datev_cin7_pipeline.mapping.config import Side as DocumentSide
 from datev_cin7_pipeline.mapping.documents import (
@@ -81,6 +82,9 @@ from datev_cin7_pipeline.mapping.documents import (
     source_payment,
 )
 from datev_cin7_pipeline.mapping.fields import (
+    ISO_4217_CURRENCIES,
+    MAX_AMOUNT,
+    MAX_RATE,
     RATE_STEP,
     belegfeld1,
     booking_text,
@@ -211,6 +215,8 @@ def conversion(
         )
     if not currency:
         reasons.append(HoldReason(codes.UNKNOWN_CURRENCY, "neither the document nor the party names a currency"))
+    elif currency not in ISO_4217_CURRENCIES:
+        reasons.append(HoldReason(codes.UNKNOWN_CURRENCY, _not_iso_currency(currency)))
     if reasons:
         return reasons
     if currency == client_currency:
@@ -218,7 +224,41 @@ def conversion(
     if rate is None or rate <= 0:
         return [HoldReason(codes.MISSING_RATE, f"{currency} amount without a Cin7 CurrencyRate")]
     per_unit = rate if ctx.mapping.currency_rates.direction == "base_per_foreign" else Decimal(1) / rate
-    return Conversion(currency, client_currency, per_unit)
+    converted = Conversion(currency, client_currency, per_unit)
+    kurs = converted.kurs
+    if kurs is not None and not Decimal(0) < kurs <= MAX_RATE:
+        # The blocking schema check would refuse the row and stop the whole period instead.
+        message = f"Cin7 CurrencyRate {rate} gives a Kurs of {kurs}; DATEV's Kurs takes 0.000001 to {MAX_RATE}"
+        return [HoldReason(codes.RATE_OUT_OF_RANGE, message)]
+    return converted
+
+
+def _not_iso_currency(currency: str) -> str:
+    """Why `currency` is no WKZ; a code in the wrong case is named, never fixed silently (it is Cin7 data)."""
+    message = f"the currency {currency!r} is not an ISO 4217 currency code"
+    if currency.upper() in ISO_4217_CURRENCIES:
+        message += f" (ISO codes are upper case: {currency.upper()!r})"
+    return message
+
+
+def amount_limits(amount: Decimal, converted: Conversion | None, where: str = "") -> list[HoldReason]:
+    """Holds for a row amount (> 0) that DATEV's Umsatz or Basis-Umsatz cannot take (at most 10 digits before
+    the decimal comma): the blocking schema check would otherwise refuse the row and stop the whole period."""
+    reasons: list[HoldReason] = []
+    if amount > MAX_AMOUNT:
+        reasons.append(_too_large("the amount", amount, where, "Umsatz"))
+    base = converted.base(amount) if converted is not None else None
+    if converted is not None and base is not None and base > MAX_AMOUNT:
+        reasons.append(_too_large(f"the {converted.base_currency} amount", base, where, "Basis-Umsatz"))
+    return reasons
+
+
+def _too_large(what: str, amount: Decimal, where: str, field_name: str) -> HoldReason:
+    return HoldReason(
+        codes.AMOUNT_TOO_LARGE,
+        f"{what} {amount}{where} has more than 10 digits before the decimal comma: "
+        f"DATEV's {field_name} takes at most {MAX_AMOUNT}",
+    )
 
 
 def check_date(day: dt.date | None, ctx: BookingContext, what: str) -> list[HoldReason]:
@@ -276,7 +316,7 @@ class _PlannedLine(NamedTuple):  # one per Cin7 line: a tuple is quicker to make
 
 
 def _line_account(doc: SourceDocument, line: DocumentLine, ctx: BookingContext) -> int | HoldReason:
-    code = line.account or doc.default_account
+    code = cin7_key(line.account or doc.default_account)
     if not code:
         return HoldReason(codes.MISSING_ACCOUNT, f"line {line.label!r} has no Cin7 account")
     mapped = ctx.mapping.accounts.get(code)
@@ -349,6 +389,7 @@ def _decide(
     mapped = _line_account(doc, line, ctx)
     if isinstance(mapped, HoldReason):
         before.append(mapped)
+    rule_name = cin7_key(rule_name)  # here, not in plan_line: once per cached decision, not per line
     rule = ctx.mapping.tax_rules.get(rule_name)
     if rule is None or rule.kind == TODO:
         state = "is TODO" if rule is not None else "has no tax treatment"
@@ -415,6 +456,7 @@ def cost_centre(rule: CostCentreRule | None, doc: SourceDocument) -> str | HoldR
         "sales_representative": doc.sales_representative,
         "attribute": doc.attributes.get(rule.attribute, ""),
     }[rule.source]
+    value = cin7_key(value)
     mapped = rule.values.get(value)
     if mapped is not None and mapped != TODO:
         return mapped
@@ -540,6 +582,11 @@ def plan_document(doc: SourceDocument, ctx: BookingContext) -> _DocumentPlan:
     plan.reasons.extend(value for value in (kost1, kost2) if isinstance(value, HoldReason))
     plan.kost = (kost1 if isinstance(kost1, str) else "", kost2 if isinstance(kost2, str) else "")
     _plan_totals(doc, ctx, planned, plan)
+    if len(planned) == len(doc.lines) and plan.groups is not None:  # a partial plan's sums mean nothing
+        foreign = plan.converted is not None and plan.converted.base_per_unit is not None
+        for (account, *_), amount in plan.groups.items():
+            if foreign or abs(amount) > MAX_AMOUNT:  # the common case needs no call
+                plan.reasons.extend(amount_limits(cents(abs(amount)), plan.converted, f" on account {account}"))
     party = party_account(_party_kind(doc.side), doc.party_id, ctx, assign=False)
     if isinstance(party, list):
         plan.reasons.extend(party)
@@ -646,10 +693,11 @@ def _payment_reasons(payment: SourcePayment, ctx: BookingContext) -> list[HoldRe
 
 
 def _bank_account(payment: SourcePayment, ctx: BookingContext) -> int | HoldReason:
-    bank = ctx.mapping.payment_accounts.get(payment.account)
+    code = cin7_key(payment.account)
+    bank = ctx.mapping.payment_accounts.get(code)
     if bank is None or bank == TODO:
         state = "is TODO" if bank == TODO else "has no DATEV account"
-        return HoldReason(codes.UNMAPPED_PAYMENT_ACCOUNT, f"Cin7 bank account {payment.account!r} {state}")
+        return HoldReason(codes.UNMAPPED_PAYMENT_ACCOUNT, f"Cin7 bank account {code!r} {state}")
     return bank
 
 
@@ -662,6 +710,8 @@ def book_payment(payment: SourcePayment, ctx: BookingContext) -> BookingResult:
     reasons = _payment_reasons(payment, ctx)
     bank = _bank_account(payment, ctx)
     converted = conversion(payment.currency, payment.base_currency, payment.rate, ctx)
+    if not isinstance(converted, list):
+        reasons.extend(amount_limits(abs(payment.amount), converted))
     if isinstance(bank, HoldReason) or isinstance(converted, list) or reasons:
         found = [*([bank] if isinstance(bank, HoldReason) else []), *(converted if isinstance(converted, list) else [])]
         return _held(ref, [*reasons, *found], payment.currency, payment.amount)

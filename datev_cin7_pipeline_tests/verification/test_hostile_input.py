@@ -630,9 +630,6 @@ GROUP_CASES = [
         "booked with KOST1 200 (the same location as the mapping's composed 'München')",
         lambda d: d.sale("locnfd", "HX-LOCNFD", change=_set(Location="Mu\u0308nchen")),
         _nfd_location_booked,
-        bug="mapping/rules.py cost_centre() looks the Cin7 location up without NFC normalisation: 'Mu\\u0308nchen' "
-        "is held as unmapped_cost_centre \"location 'München' has no cost centre\" although the mapping has "
-        "'München' (the message shows the two as the same word)",
     ),
     DataCase(
         "cin7-over-precise-amount",
@@ -696,8 +693,6 @@ GROUP_CASES = [
         "held: unknown_currency",
         lambda d: d.sale("xyz", "HX-XYZ", change=_rates("XYZ", Decimal(2))),
         _unknown_currency_held,
-        bug="mapping/rules.py conversion() takes any text as a currency: 'XYZ' is booked as WKZ Umsatz XYZ with "
-        "Kurs 0.500000, passes the EXTF validator and goes to DATEV (unknown_currency is never raised for it)",
     ),
     DataCase(
         "cin7-base-currency-mismatch",
@@ -1169,7 +1164,6 @@ STOP_CASES = [
         ),
         "HX-LOWER",
         finding=("str_matches('^[A-Z]{3}$')", "currency", "usd"),
-        bug="mapping/rules.py conversion() passes 'usd' through; " + BLOCKING_SCHEMA,
     ),
     StopCase(
         "cin7-amount-over-ten-digits",
@@ -1181,7 +1175,6 @@ STOP_CASES = [
         ),
         "HX-HUGE",
         finding=("amount_is_positive_cents", "amount", "14,691,357,892.19"),
-        bug="mapping/rules.py has no hold for amounts DATEV cannot take; " + BLOCKING_SCHEMA,
     ),
     StopCase(
         "cin7-malformed-invoice-date",
@@ -1424,8 +1417,6 @@ MAPPING_CASES = [
         None,
         ["[error] yaml_syntax: the file is not UTF-8 text"],
         text=b"\xff\xfeversion: 1\x9c",
-        bug="mapping/config.py load_yaml() reads the file as UTF-8 and mapping/issues.py config_issues() catches "
-        "only yaml.YAMLError: `mapping check` ends with a UnicodeDecodeError traceback instead of a yaml_syntax issue",
     ),
 ]
 
