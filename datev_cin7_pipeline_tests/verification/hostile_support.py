@@ -241,6 +241,8 @@ def demo_open_items(month: str) -> set[str]:
     numbers: set[str] = set()
     for body in demo().sales.values():
         for invoice in Sale.model_validate(roundtrip(body)).invoices:
+            if invoice.status.upper() == "VOIDED":
+                continue  # voided before it was ever booked: nothing to post, nothing to reverse
             if invoice.invoice_date and invoice.invoice_date.strftime("%Y-%m") == month:
                 numbers.add(invoice.invoice_number)
             if any(p.date_paid and p.date_paid.strftime("%Y-%m") == month for p in invoice.payments):
