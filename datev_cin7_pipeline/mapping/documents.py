@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -293,13 +293,16 @@ def _purchase_header(purchase: Purchase) -> Any:
 
 def period_documents(period: Cin7Period) -> list[SourceDocument]:
     """The period's bookable invoices and credit notes, sales first, in the period's order."""
+    return list(iter_period_documents(period))
+
+
+def iter_period_documents(period: Cin7Period) -> Iterator[SourceDocument]:
+    """`period_documents` one at a time, for a caller that needs each only briefly."""
     company, rules = period.company, period.tax_rules
-    return [
-        *(sale_invoice_document(sale, invoice, company, rules) for sale, invoice in period.sale_invoices),
-        *(sale_credit_note_document(sale, note, company, rules) for sale, note in period.sale_credit_notes),
-        *(purchase_invoice_document(p, invoice, company, rules) for p, invoice in period.purchase_invoices),
-        *(purchase_credit_note_document(p, note, company, rules) for p, note in period.purchase_credit_notes),
-    ]
+    yield from (sale_invoice_document(sale, invoice, company, rules) for sale, invoice in period.sale_invoices)
+    yield from (sale_credit_note_document(sale, note, company, rules) for sale, note in period.sale_credit_notes)
+    yield from (purchase_invoice_document(p, invoice, company, rules) for p, invoice in period.purchase_invoices)
+    yield from (purchase_credit_note_document(p, note, company, rules) for p, note in period.purchase_credit_notes)
 
 
 def period_parents(period: Cin7Period) -> dict[str, Parent]:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
@@ -73,7 +73,7 @@ from datev_cin7_pipeline.mapping.documents import (
     Parent,
     SourceDocument,
     SourcePayment,
-    period_documents,
+    iter_period_documents,
     period_parents,
     purchase_credit_note_document,
     purchase_invoice_document,
@@ -778,17 +778,23 @@ def book_purchase_credit_note(purchase: Purchase, note: PurchaseCreditNote, ctx:
 
 def period_payments(period: Cin7Period, ctx: BookingContext, parents: Mapping[str, Parent]) -> list[SourcePayment]:
     """The period's payments with currency and open item resolved through their sale or purchase."""
+    return list(_iter_period_payments(period, ctx, parents))
+
+
+def _iter_period_payments(
+    period: Cin7Period, ctx: BookingContext, parents: Mapping[str, Parent]
+) -> Iterator[SourcePayment]:
     parties: dict[str, Customer | Supplier] = {**(ctx.customers or {}), **(ctx.suppliers or {})}
     discount = ctx.mapping.cash_discount
     percent = discount.max_percent if discount.enabled else None
-    return [
-        source_payment(payment, parents.get(payment.parent_id), ctx.company, parties, cash_discount_percent=percent)
-        for payment in period.payments
-    ]
+    for payment in period.payments:
+        yield source_payment(
+            payment, parents.get(payment.parent_id), ctx.company, parties, cash_discount_percent=percent
+        )
 
 
 def book_documents(
-    documents: Sequence[SourceDocument], payments: Sequence[SourcePayment], ctx: BookingContext
+    documents: Iterable[SourceDocument], payments: Iterable[SourcePayment], ctx: BookingContext
 ) -> BookingResult:
     result = BookingResult()
     for doc in documents:
@@ -809,4 +815,5 @@ def book_period_documents(
     """Every bookable document and payment of the period as it is now (no reversals; see `book_period`)."""
     ctx = BookingContext.for_period(period, mapping, accounts, guids)
     known = {**period_parents(period), **(parents or {})}
-    return book_documents(period_documents(period), period_payments(period, ctx, known), ctx)
+    # One source document at a time: those of a large period need not all exist at once (peak memory).
+    return book_documents(iter_period_documents(period), _iter_period_payments(period, ctx, known), ctx)
