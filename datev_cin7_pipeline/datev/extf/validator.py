@@ -45,7 +45,9 @@ from datev_cin7_pipeline.datev.extf.values import (
 from datev_cin7_pipeline.datev.extf.vat import vat_id_problem
 
 CHUNK_ROWS: Final = 2048
-_PIECE_BYTES: Final = 1 << 20  # of a file read a piece at a time (about 2,000 records)
+# A file read a piece at a time is checked a piece at a time: a quarter of a megabyte (some 500 records)
+# keeps a piece's text, lines and columns in the processor's cache, which is measurably faster than more.
+_PIECE_BYTES: Final = 1 << 18
 _SCAN_BYTES: Final = 1 << 20
 _FIELD_CONTROL: Final = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _DOCUMENT_FIELD: Final = r"[A-Za-z0-9$&%*+\-/]"
@@ -414,7 +416,7 @@ class _Validator:
 
     def run_in_pieces(self, data: bytes) -> bool:
         """Check the usual file, UTF-8 with BOM and CR LF throughout, without control characters or text
-        that NFC would change, a piece of about a megabyte at a time: the whole text and all of its lines
+        that NFC would change, a piece (_PIECE_BYTES) at a time: the whole text and all of its lines
         never exist at once, which saves memory and time. False (findings to be discarded) when the file
         is not like that; a decoding error can show that only on the way."""
         breaks = data.count(b"\r\n")
@@ -444,8 +446,8 @@ class _Validator:
             if number == 2 and lines:
                 self.check_headings(lines.pop(0))
                 number = 3
-            for first in range(0, len(lines), CHUNK_ROWS):
-                self.check_chunk(lines[first : first + CHUNK_ROWS], first_row=number + first)
+            if lines:
+                self.check_chunk(lines, first_row=number)  # a piece is a chunk: per-chunk work is per column
             number += len(lines)
         self.rows = number - 3
         if self.rows > c.MAX_ROWS:
