@@ -118,9 +118,9 @@ def validate_extf(
     """Check a Buchungsstapel. `automatic_accounts` are the client's automatic (AM/AV) accounts, on which
     no BU-Schlüssel with a tax key is allowed; `filename` also checks the upload file name."""
     validator = _Validator(filename, frozenset(automatic_accounts))
-    with _without_cyclic_gc():
+    with _without_cyclic_gc():  # the report too: sorting many findings makes a tuple per finding
         validator.run(data)
-    return validator.report()
+        return validator.report()
 
 
 @contextmanager
