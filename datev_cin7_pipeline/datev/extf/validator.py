@@ -5,12 +5,14 @@ number (1 = header, 2 = headings, 3.. = records) and the column (number and name
 DATEV's upload checks only the header (FACTS §3.2), so everything else surfaces days later in the tax
 consultant's import, or never. This validator runs on every file before upload.
 
-Speed (about 1.1 s for 100,000 rows): records are checked in chunks. A chunk's structure and quoting are
-proven from its bytes with only `;` and `"` kept; proven rows are cut with split/rsplit into the 74
-columns the rules read, and each rule runs over a whole column (per distinct value, or as one search
-over the joined column), so Python loops per rule and chunk, not per field. Rows that are not proven
-are split quote-aware, reported, and brought to DATEV's canonical quoting, so every readable row meets
-the same column rules; a test holds both paths to identical findings.
+Speed (about 0.8 s for 100,000 rows): control characters and NFC are ruled out on the file's bytes, and
+the usual file (UTF-8 with BOM, CR LF) is decoded and checked a piece at a time, never all of its text at
+once. Records are checked in chunks. A chunk's structure and quoting are proven from its bytes with only
+`;` and `"` kept; proven rows are cut into the columns the rules read (the rest of a record after column
+26 repeats from line to line, so each distinct rest is cut once), and each rule runs over a whole column
+(per distinct value, or as one search over the joined column), so Python loops per rule and chunk, not
+per field. Rows that are not proven are split quote-aware, reported, and brought to DATEV's canonical
+quoting, so every readable row meets the same column rules; tests hold the paths to identical findings.
 """
 
 from __future__ import annotations
