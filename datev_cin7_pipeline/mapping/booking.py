@@ -11,10 +11,8 @@ is held keeps its previous booking until its gap is fixed.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from datev_cin7_pipeline.cin7.period import Cin7Period
@@ -52,26 +50,10 @@ def book_period(
       earlier period's invoice finds its currency, open item and cash discount.
     - `previous`: the last booking of documents booked before (see the module docstring).
     """
-    with _without_cyclic_gc():
-        current = book_period_documents(period, mapping, accounts, guids=guids, parents=parents)
+    current = book_period_documents(period, mapping, accounts, guids=guids, parents=parents)
     if not previous:
         return current
     return _with_reversals(current, previous, mapping.reversal.style, period)
-
-
-@contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    """Pause the cycle collector while a period is booked: booking makes hundreds of thousands of lines,
-    dicts and tuples that outlive the collector's young generations, none of them in cycles, and each
-    collection would walk them and the period's Cin7 models again (a fifth of the run and more).
-    Reference counting still frees everything at once."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _with_reversals(
