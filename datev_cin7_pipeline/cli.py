@@ -1,4 +1,4 @@
-"""`datev-cin7`: set up connections, store credentials, read the audit trail.
+"""`datev-cin7`: set up and check connections, run the demo and the sandbox, replay, read the audit trail.
 
 Mistakes a user can make end in one sentence on stderr and exit code 1, never a traceback. Secret values
 are never printed: not when they are set, not when they are listed, not in errors.
@@ -664,6 +664,7 @@ def replay(job: str | None, document: str | None, period: str | None, connection
     """
     import datetime as dt
 
+    from datev_cin7_pipeline.periods import period_start
     from datev_cin7_pipeline.replay import plan_replay
 
     first_day = None
@@ -671,12 +672,14 @@ def replay(job: str | None, document: str | None, period: str | None, connection
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
             raise click.BadParameter("use YYYY-MM, e.g. 2026-10.", param_hint="--period")
         first_day = dt.date.fromisoformat(period + "-01")
-    require_connection(connection)
+    quarterly = require_connection(connection).vat_period == "quarterly"
+    if first_day is not None:
+        first_day = period_start(first_day, quarterly=quarterly)  # a month names its quarter's partition
     store = StateStore.open()
     try:
         with store.session() as session:
             connection_id = ensure_connection(session, connection, actor=ACTOR)
-        plan = plan_replay(store, connection_id, job=job, document=document, period=first_day)
+        plan = plan_replay(store, connection_id, job=job, document=document, period=first_day, quarterly=quarterly)
     finally:
         store.dispose()
     failures = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 
 from datev_cin7_pipeline.errors import ConnectorError
+from datev_cin7_pipeline.periods import period_start
 from datev_cin7_pipeline.store import StateStore
 from datev_cin7_pipeline.store import jobs as job_ledger
 from datev_cin7_pipeline.store.audit import record_event
@@ -41,6 +42,7 @@ def plan_replay(
     job: str | None = None,
     document: str | None = None,
     period: dt.date | None = None,
+    quarterly: bool = False,
     actor: str = "cli",
 ) -> ReplayPlan:
     """The periods to run again for one DATEV job (Reference-Id or DATEV's job id), one Cin7 document (its
@@ -88,7 +90,10 @@ def plan_replay(
                     raise ReplayError(
                         f"Cin7 document {document!r} is not known here yet; run its period first."
                     )
-                plan.add(known.first_date.replace(day=1), f"Cin7 {known.kind} {document} was never booked")
+                plan.add(
+                    period_start(known.first_date, quarterly=quarterly),
+                    f"Cin7 {known.kind} {document} was never booked",
+                )
             subject = ("cin7_document", document)
         else:
             assert period is not None
