@@ -33,6 +33,7 @@ from datev_cin7_pipeline.cin7.errors import (
 )
 from datev_cin7_pipeline.cin7.pacing import CIN7_WINDOW_SECONDS, Pacer, RollingWindowPacer
 from datev_cin7_pipeline.config import CIN7_DEFAULT_BASE_URL
+from datev_cin7_pipeline.redaction import redact
 from datev_cin7_pipeline.store.vault import Secret
 
 MAX_PAGE_SIZE = 1000
@@ -337,13 +338,13 @@ def _error_details(response: requests.Response) -> tuple[int | None, str]:
     try:
         body = parse_json(response.content)
     except ValueError:
-        text = response.text.strip().splitlines()
+        text = redact(response.text).strip().splitlines()
         return None, (text[0][:300] if text else "")
     items = body if isinstance(body, list) else [body]
     codes = [item.get("ErrorCode") for item in items if isinstance(item, dict)]
     messages = [str(item.get("Exception", "")).strip() for item in items if isinstance(item, dict)]
     code = next((int(c) for c in codes if isinstance(c, int | Decimal)), None)
-    return code, "; ".join(m for m in messages if m)[:500]
+    return code, redact("; ".join(m for m in messages if m))[:500]
 
 
 def _origin(url: str) -> str:

@@ -25,6 +25,7 @@ import requests
 from datev_cin7_pipeline.datev.endpoints import DatevEndpoints
 from datev_cin7_pipeline.datev.oauth import DatevTokens
 from datev_cin7_pipeline.errors import ConnectorError
+from datev_cin7_pipeline.redaction import redact_json
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 MAX_EXTF_BYTES = 50 * 1024 * 1024
@@ -418,7 +419,7 @@ def _path(url: str) -> str:
 
 
 def _error(response: requests.Response, method: str, url: str) -> DatevApiError:
-    body = _json_or_none(response)
+    body = redact_json(_json_or_none(response))
     status = response.status_code
     code, detail = "", ""
     if isinstance(body, dict):

@@ -32,6 +32,7 @@ from sqlalchemy import update
 
 from datev_cin7_pipeline.datev.endpoints import SCOPES, DatevEndpoints
 from datev_cin7_pipeline.errors import ConnectorError
+from datev_cin7_pipeline.redaction import redact
 from datev_cin7_pipeline.store import CredentialsVault, Secret
 from datev_cin7_pipeline.store.audit import record_event
 from datev_cin7_pipeline.store.models import Connection, utcnow
@@ -126,7 +127,9 @@ class DatevTokens:
     def complete_login(self, request: LoginRequest, callback: dict[str, str]) -> None:
         """Check the redirect's `state`, exchange the code, store the tokens (committed) and the state."""
         if callback.get("error"):
-            raise DatevAuthError(f"DATEV refused the login: {callback.get('error_description') or callback['error']}.")
+            raise DatevAuthError(
+                f"DATEV refused the login: {redact(callback.get('error_description') or callback['error'])}."
+            )
         if not random_secrets.compare_digest(callback.get("state", ""), request.state):
             raise DatevAuthError("The login answer does not belong to this login (state mismatch); start again.")
         code = callback.get("code", "")
@@ -220,7 +223,8 @@ class DatevTokens:
             )
         if error == "invalid_grant":
             raise DatevAuthError("DATEV refused the authorization code (expired or already used); log in again.")
-        description = payload.get("error_description", "") if isinstance(payload, dict) else ""
+        description = redact(str(payload.get("error_description", ""))) if isinstance(payload, dict) else ""
+        error = redact(error)
         raise DatevAuthError(
             f"DATEV's token endpoint answered {response.status_code}"
             + (f" ({error}: {description})" if error else "")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from datev_cin7_pipeline import settings
 from datev_cin7_pipeline.errors import VaultError
+from datev_cin7_pipeline.redaction import remember
 from datev_cin7_pipeline.store import keys as keyfiles
 from datev_cin7_pipeline.store.audit import record_event
 from datev_cin7_pipeline.store.connections import connection_id, ensure_connection
@@ -37,6 +38,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember(value)  # so that a server echoing it back cannot put it into an error text
 
     def reveal(self) -> str:
         return self._value
