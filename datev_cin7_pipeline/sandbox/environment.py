@@ -126,6 +126,29 @@ def sandbox_environment(dataset: Cin7Dataset, options: SandboxOptions | None = N
 
 def connect_home_to_sandbox(cin7_url: str, datev_url: str, dataset: Cin7Dataset, options: SandboxOptions) -> Path:
     """Connections file, mapping, credentials and DATEV login for simulators already running."""
+    home = write_sandbox_connection(cin7_url, datev_url, dataset, options)
+    name = options.connection
+    store = StateStore.open()
+    try:
+        vault = CredentialsVault(store, actor="sandbox")
+        vault.set(name, "cin7", "account_id", DEMO_ACCOUNT_ID)
+        vault.set(name, "cin7", "application_key", DEMO_APPLICATION_KEY)
+        vault.set(name, "datev", "client_id", DEMO_CLIENT_ID)
+        vault.set(name, "datev", "client_secret", DEMO_CLIENT_SECRET)
+        tokens = datev_tokens_for(name, require_connection(name), vault)
+        # A fresh simulator knows no earlier tokens, so log in every time. Its authorize endpoint approves
+        # at once and redirects with the code.
+        login = start_login(tokens.endpoints, tokens.client, "http://127.0.0.1/callback")
+        redirect = requests.get(login.url, allow_redirects=False, timeout=10).headers["Location"]
+        tokens.complete_login(login, {k: v[0] for k, v in parse_qs(urlsplit(redirect).query).items()})
+    finally:
+        store.dispose()
+    return home
+
+
+def write_sandbox_connection(cin7_url: str, datev_url: str, dataset: Cin7Dataset, options: SandboxOptions) -> Path:
+    """The connections file and the mapping for the simulators, without credentials (`credentials set` and
+    `datev login` complete it, as they would for real systems)."""
     home = settings.ensure_home_dir()
     name = options.connection
     connections_file = home / settings.CONNECTIONS_FILE
@@ -148,21 +171,6 @@ def connect_home_to_sandbox(cin7_url: str, datev_url: str, dataset: Cin7Dataset,
         else yaml.safe_dump(demo_mapping(dataset, options.chart), allow_unicode=True, sort_keys=False)
     )
     (home / f"mapping-{name}.yaml").write_text(mapping_text, "utf-8")
-    store = StateStore.open()
-    try:
-        vault = CredentialsVault(store, actor="sandbox")
-        vault.set(name, "cin7", "account_id", DEMO_ACCOUNT_ID)
-        vault.set(name, "cin7", "application_key", DEMO_APPLICATION_KEY)
-        vault.set(name, "datev", "client_id", DEMO_CLIENT_ID)
-        vault.set(name, "datev", "client_secret", DEMO_CLIENT_SECRET)
-        tokens = datev_tokens_for(name, require_connection(name), vault)
-        # A fresh simulator knows no earlier tokens, so log in every time. Its authorize endpoint approves
-        # at once and redirects with the code.
-        login = start_login(tokens.endpoints, tokens.client, "http://127.0.0.1/callback")
-        redirect = requests.get(login.url, allow_redirects=False, timeout=10).headers["Location"]
-        tokens.complete_login(login, {k: v[0] for k, v in parse_qs(urlsplit(redirect).query).items()})
-    finally:
-        store.dispose()
     return home
 
 
