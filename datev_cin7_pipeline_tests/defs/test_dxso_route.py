@@ -5,6 +5,7 @@ a DXSO job DATEV fails is reported by the check and its documents go again in a 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from datev_cin7_pipeline.sandbox.environment import SandboxEnvironment, SandboxO
 from datev_cin7_pipeline.store import StateStore
 from datev_cin7_pipeline.store.models import BookingRecord
 from datev_cin7_pipeline_tests.mapping.support import TODAY, demo
+from datev_cin7_pipeline_tests.verification.hostile_support import HostileData, guid
 
 XSD = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "datev" / "xsd" / "v060"
 PERIOD = "2026-05-01"
+HTML = b"<html><body>Rechnung</body></html>"
 ASSETS = [
     cin7_documents,
     datev_booking_lines,
@@ -133,3 +136,35 @@ def test_a_failed_dxso_job_is_reported_and_its_documents_go_again(environment: S
     ]
     documents, _ = _booked_documents()
     assert len(succeeded_pdfs) == len(set(succeeded_pdfs)) == len(documents)  # each once among the accepted jobs
+
+
+def test_one_bad_pdf_holds_only_its_document_and_the_rest_goes(isolated_home: Path, tmp_path: Path) -> None:
+    """An attachment that is not a PDF stops neither the step nor the other documents: its own document is
+    held with the reason (the check fails and names it), everything else goes in the jobs."""
+    data = HostileData()
+    attachment = {"ID": guid("attachment", "html"), "ContentType": "application/pdf", "FileName": "Beleg.pdf"}
+    data.sale("html", "HX-HTML", attachments=[{**attachment, "DownloadUrl": "-"}], files={"Beleg.pdf": HTML})
+    options = SandboxOptions(today=TODAY, capture=tmp_path / "capture", route="dxso", xsd_folder=XSD)
+    with sandbox_environment(data.data, options) as environment:
+        result = _run()
+        jobs = _sim(environment, "jobs")["dxso"]
+
+    assert result.success
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == DXSO_JOBS_SUCCEEDED]
+    assert not check.passed
+    held = str(check.metadata["held_back"].value)
+    assert guid("task", "html") in held
+    assert "The attachment 'Beleg.pdf' is not a PDF." in held
+    assert all(job["status"] == 2 for job in jobs)
+    sent = [f["sha256"] for job in jobs for f in job["files"] if f["media_type"] == "application/pdf"]
+    documents, _ = _booked_documents()
+    assert hashlib.sha256(HTML).hexdigest() not in sent
+    assert len(sent) == len(set(sent)) == len(documents) > 5  # every other document, once
+    assert guid("task", "html") not in documents
+    store = StateStore.open()
+    try:
+        with store.session() as session:
+            (held_row,) = session.query(BookingRecord).filter(BookingRecord.cin7_document_id == guid("task", "html"))
+            assert (held_row.status, held_row.job_id) == ("pending", None)  # waits for a fixed PDF, not lost
+    finally:
+        store.dispose()

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from datev_cin7_pipeline.cin7.attachments import PdfDocument, fetch_pdf
+from datev_cin7_pipeline.cin7.errors import Cin7AttachmentError, Cin7RequestError
 from datev_cin7_pipeline.cin7.models import Attachment
 from datev_cin7_pipeline.cin7.period import load_period
 from datev_cin7_pipeline.datev.bookings import line_from_json
@@ -108,11 +109,16 @@ def datev_dxso_jobs(context: dg.AssetExecutionContext, connector: ConnectorResou
                     if doc is None or guid is None:
                         held.append((kind, doc_id, "no PDF in Cin7; a DXSO document needs its Beleg"))
                         continue
-                    pdf = (  # without a PDF in Cin7, the marked copy (guid set only when configured)
-                        fetch_pdf(client, attachment)
-                        if attachment
-                        else PdfDocument(COPY_ATTACHMENT_ID, copy_file_name(doc), render_copy(doc, company))
-                    )
+                    try:  # without a PDF in Cin7, the marked copy (guid set only when configured)
+                        pdf = (
+                            fetch_pdf(client, attachment)
+                            if attachment
+                            else PdfDocument(COPY_ATTACHMENT_ID, copy_file_name(doc), render_copy(doc, company))
+                        )
+                    except (Cin7AttachmentError, Cin7RequestError) as exc:
+                        # This document's fault only: held (its rows wait, the check names it), the others go.
+                        held.append((kind, doc_id, f"its PDF cannot be taken: {exc}"))
+                        continue
                     party = party_for(kind, doc.party_id, doc.party_name, period.customers, period.suppliers)
                     member = DxsoMember(lines, pdf.content, pdf.file_name, guid, party, doc.due_date, doc.order_number)
                     groups[LEDGER_OF_KIND[kind]].append((row_id, member))
