@@ -105,7 +105,7 @@ def belegfeld1(number: str) -> str:
 
 
 def is_valid_belegfeld(value: str, max_length: int = BELEGFELD1_MAX) -> bool:
-    return len(value) <= max_length and bool(BELEGFELD_ALLOWED.match(value))
+    return len(value) <= max_length and bool(BELEGFELD_ALLOWED.fullmatch(value))  # `$` alone lets "\n" in
 
 
 def shorten(text: str, limit: int = TEXT_MAX) -> str:

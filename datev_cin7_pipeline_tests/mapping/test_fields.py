@@ -136,3 +136,8 @@ def test_vat_ids(raw: str, normalized: str, problem: str | None) -> None:
     else:
         assert found is not None
         assert problem in found
+
+
+@pytest.mark.parametrize("value", ["RE-1\n", "RE-1\r", "RE 1", "RE_1", "RE-1\u00a0", "x" * 37])
+def test_a_belegfeld_with_a_forbidden_character_or_too_long_is_not_valid(value: str) -> None:
+    assert not is_valid_belegfeld(value)
