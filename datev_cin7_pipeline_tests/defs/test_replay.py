@@ -132,3 +132,48 @@ def test_what_cannot_be_replayed_is_refused_with_the_reason(environment: Sandbox
     assert "use YYYY-MM" in bad_period.output
     assert "Traceback" not in "".join(r.output for r in (succeeded, unknown_job, unknown_document, two_targets))
     assert len(_uploads(environment, "reference_id")) == 1  # nothing was sent by any of them
+
+
+def test_a_quarterly_filer_replays_the_quarter_a_month_names(environment: SandboxEnvironment, tmp_path: Path) -> None:
+    """For a quarterly VAT filer the partitions are quarters: `--period 2026-05` runs 2026-Q2 (the
+    definitions load the connection's vat_period, so this runs as its own process, like the CLI does)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from datev_cin7_pipeline import settings
+    from datev_cin7_pipeline_tests.conftest import REPO_ROOT
+
+    connections = environment.home / settings.CONNECTIONS_FILE
+    config = yaml.safe_load(connections.read_text("utf-8"))
+    config["connections"]["default"]["vat_period"] = "quarterly"
+    connections.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
+    env |= {settings.HOME_ENV: str(environment.home), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    (tmp_path / "dagster").mkdir()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "datev_cin7_pipeline.cli", "replay", "--period", "2026-05"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Replaying 2026-04:" in done.stdout
+    assert "period named for replay" in done.stdout
+    assert "  done (run " in done.stdout
+    ((reference_id, status, rows),) = _jobs()
+    assert status == job_ledger.SUCCEEDED
+    assert reference_id.endswith("_20260401_20260630_0001"), reference_id  # one batch for the whole quarter
+    (upload,) = _uploads(environment, "reference_id")
+    assert environment.capture is not None
+    dates = {line.document_date for line in read_extf((environment.capture / upload["path"]).read_bytes()).lines}
+    assert {d.month for d in dates} <= {4, 5, 6}
+    assert 5 in {d.month for d in dates}
+    assert rows == len(read_extf((environment.capture / upload["path"]).read_bytes()).lines)
