@@ -21,15 +21,17 @@ company even on another day; the Cin7 simulator keeps its port (see `_simulators
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -50,16 +52,13 @@ from datev_cin7_pipeline.mapping.config import MappingFileError
 from datev_cin7_pipeline.periods import FIRST_PERIOD, VAT_TIMEZONE, partition_key
 from datev_cin7_pipeline.sandbox.cin7 import (
     Cin7Dataset,
-    Cin7SimConfig,
     DataFolderError,
-    build_cin7_app,
     demo_dataset,
     load_dataset,
 )
 from datev_cin7_pipeline.sandbox.cin7.traffic import max_in_window
-from datev_cin7_pipeline.sandbox.datev import MANIFEST, DatevSimConfig, build_datev_app, read_manifest
-from datev_cin7_pipeline.sandbox.environment import SandboxEnvironment, SandboxOptions, connect_home_to_sandbox
-from datev_cin7_pipeline.sandbox.serving import serve_in_thread
+from datev_cin7_pipeline.sandbox.datev import MANIFEST, read_manifest
+from datev_cin7_pipeline.sandbox.environment import SandboxEnvironment, SandboxOptions, sandbox_environment
 from datev_cin7_pipeline.store import StateStore
 
 DEFAULT_OUT = Path("datev-cin7-demo")
@@ -240,39 +239,25 @@ def _own_environment(state: Path) -> Iterator[None]:
 
 @contextmanager
 def _simulators(dataset: Cin7Dataset, options: SandboxOptions, cin7_port: int) -> Iterator[SandboxEnvironment]:
-    """`sandbox_environment`, except that the Cin7 simulator listens on `cin7_port` (0: any free port).
-
-    The state keeps every Cin7 document as read, with its attachments' DownloadUrl, and the client only
-    downloads from the configured Cin7 host. A Cin7 simulator on a new port would make the PDFs of
-    documents read by an earlier run unreachable, so a demo folder keeps its port (as Cin7 keeps its host).
-    """
-    cin7_app = build_cin7_app(
-        Cin7SimConfig(
-            today=options.today,
-            calls_per_minute=options.cin7_calls_per_minute,
-            webhook_first_delay=options.webhook_first_delay,
-        ),
-        dataset,
-    )
-    datev_app = build_datev_app(
-        DatevSimConfig(
-            capture_folder=options.capture,
-            extf_processing_seconds=options.extf_processing_seconds,
-            dxso_processing_seconds=options.dxso_processing_seconds,
-            xsd_folder=options.xsd_folder,
+    """`sandbox_environment` with the Cin7 simulator on this demo folder's port (0: any free port): a
+    demo folder keeps its port, as Cin7 keeps its host, or the PDFs of documents read earlier are out of reach."""
+    if cin7_port and not _port_is_free(cin7_port):
+        raise DemoError(
+            f"Port {cin7_port}, where this demo folder's Cin7 simulator runs, is taken by another program; "
+            "free it or use a new --out folder."
         )
-    )
-    with ExitStack() as stack:
+    with sandbox_environment(dataset, dataclasses.replace(options, cin7_port=cin7_port)) as environment:
+        yield environment
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the simulator binds it
         try:
-            cin7 = stack.enter_context(serve_in_thread(cin7_app, port=cin7_port))
+            sock.bind(("127.0.0.1", port))
         except OSError:
-            raise DemoError(
-                f"Port {cin7_port}, where this demo folder's Cin7 simulator runs, is taken by another program; "
-                "free it or use a new --out folder."
-            ) from None
-        datev = stack.enter_context(serve_in_thread(datev_app))
-        home = connect_home_to_sandbox(cin7.url, datev.url, dataset, options)
-        yield SandboxEnvironment(home, cin7.url, datev.url, options.capture, options.connection)
+            return False
+    return True
 
 
 def _cin7_traffic(environment: SandboxEnvironment) -> dict[str, int]:

@@ -379,3 +379,29 @@ def test_a_folder_that_holds_something_else_is_refused(runner_out: tuple[CliRunn
     refusal = f"{out} is not empty and holds no earlier demo; choose a new or empty --out folder."
     assert result.output == f"Error: {refusal}\n"
     assert sorted(path.name for path in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_taken_port_of_an_earlier_demo_is_one_sentence(runner_out: tuple[CliRunner, Path]) -> None:
+    """A demo folder's Cin7 simulator must come back on its port (earlier documents' PDF addresses name it)."""
+    import json
+    import socket
+
+    from datev_cin7_pipeline.demo import DemoOptions, _source_label
+
+    runner, out = runner_out
+    (out / "state").mkdir(parents=True)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        record = {"source": _source_label(DemoOptions(out=out)), "data_as_of": "2026-06-15", "cin7_port": port}
+        (out / "state" / "demo.json").write_text(json.dumps(record), "utf-8")
+
+        result = runner.invoke(main, ["demo", "--out", str(out)])
+
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        f"\nError: Port {port}, where this demo folder's Cin7 simulator runs, is taken by another program; "
+        "free it or use a new --out folder.\n"
+    )
+    assert "Traceback" not in result.output

@@ -82,6 +82,9 @@ class SandboxOptions:
     connection: str = "default"
     route: str = "extf"  # how bookings go to DATEV: EXTF files, or DXSO jobs for invoices and credit notes
     xsd_folder: Path | None = None  # DATEV's DXSO XSDs, for the simulator to validate DXSO files with
+    # 0: any free port. Documents read earlier carry their attachments' DownloadUrl with this host, and the
+    # client downloads only from the configured Cin7 host, so a folder used again keeps its port.
+    cin7_port: int = 0
 
 
 @dataclass
@@ -118,7 +121,7 @@ def sandbox_environment(dataset: Cin7Dataset, options: SandboxOptions | None = N
         )
     )
     with ExitStack() as stack:
-        cin7 = stack.enter_context(serve_in_thread(cin7_app))
+        cin7 = stack.enter_context(serve_in_thread(cin7_app, port=options.cin7_port))
         datev = stack.enter_context(serve_in_thread(datev_app))
         home = connect_home_to_sandbox(cin7.url, datev.url, dataset, options)
         yield SandboxEnvironment(home, cin7.url, datev.url, options.capture, options.connection)
