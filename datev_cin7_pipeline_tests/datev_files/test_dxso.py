@@ -189,6 +189,22 @@ def test_package_is_single_files_for_the_api() -> None:
     assert build_package(job(purchase())).job_request()["import_type"] == "accountsPayableLedgerImport"
 
 
+def test_pdfs_named_alike_get_distinct_files_and_the_job_goes() -> None:
+    """Cin7 attachments are often all "Rechnung.pdf": each keeps its name behind its document's stem."""
+    package = build_package(
+        job(
+            sale(pdf_name="Rechnung.pdf"),
+            sale(invoice_id="R-2", pdf_name="Rechnung.pdf", total=None),
+            sale(invoice_id="R-3", pdf_name="eigener Name.pdf", total=None),
+        )
+    )
+
+    pdfs = sorted(name for name in package.files if name.endswith(".pdf"))
+    assert pdfs == ["RA_R_2024_101_Rechnung.pdf", "RA_R_2_Rechnung.pdf", "eigener Name.pdf"]
+    index = package.files["document.xml"].decode()
+    assert all(f'"{name}"' in index for name in pdfs)
+
+
 def test_invoice_ids_that_fold_alike_get_distinct_files() -> None:
     package = build_package(job(sale(invoice_id="A-1", total=None), sale(invoice_id="A/1", total=None)))
     names = [n for n in package.files if n.endswith(".xml") and n != "document.xml"]
@@ -265,7 +281,7 @@ MODEL_CASES: list[tuple[str, Callable[[], DxsoJob]]] = [
     ("DXSO-D013", _record(tax_rate=Decimal("100.00"))),
     ("DXSO-D014", _doc(currency="eur")),
     ("DXSO-D015", _doc(pdf=b"not a pdf")),
-    ("DXSO-D016", lambda: job(sale(pdf_name="a.pdf"), sale(invoice_id="R2", pdf_name="a.pdf", total=None))),
+    ("DXSO-D016", _doc(pdf_name="scan.tiff")),
     ("DXSO-D017", _doc(party=Party("Kunde", account=10100, vat_id="DE-123"))),
     ("DXSO-D018", _record(cost_centre_1=" LAGER")),
     ("DXSO-D019", _record(information="i" * 121)),

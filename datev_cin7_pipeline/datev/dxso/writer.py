@@ -19,6 +19,7 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -110,10 +111,17 @@ def _stems(job: DxsoJob) -> dict[str, str]:
 def file_names(job: DxsoJob) -> list[tuple[DxsoDocument, str, str]]:
     """(document, ledger file name, PDF file name) for every document of the job."""
     stems = _stems(job)
+    pdfs = {
+        d.invoice_id: safe_file_name(d.pdf_name) if d.pdf_name else f"{stems[d.invoice_id]}.pdf" for d in job.documents
+    }
+    # Two suppliers' "Rechnung.pdf" in one month must not hold the whole job back: a name used twice gets
+    # the document's unique stem in front (it cannot meet the .xml files, a PDF's name ends in .pdf).
+    taken = Counter(pdfs.values())
     result = []
     for document in job.documents:
-        stem = stems[document.invoice_id]
-        pdf = safe_file_name(document.pdf_name) if document.pdf_name else f"{stem}.pdf"
+        stem, pdf = stems[document.invoice_id], pdfs[document.invoice_id]
+        if taken[pdf] > 1:
+            pdf = safe_file_name(f"{stem}_{pdf}")
         result.append((document, f"{stem}.xml", pdf))
     return result
 
