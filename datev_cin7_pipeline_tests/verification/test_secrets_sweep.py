@@ -151,6 +151,7 @@ class Life:
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # step → run outcome
     refusals: dict[str, tuple[int, str]] = field(default_factory=dict)  # forged delivery → (status, body)
     facts: dict[str, Any] = field(default_factory=dict)
+    swept: dict[str, tuple[int, int]] = field(default_factory=dict)  # sink → (items swept, secrets found)
 
     def cli(self, step: str, *args: str, stdin: str | None = None, ok: bool = True) -> str:
         done = subprocess.run(
@@ -279,7 +280,7 @@ def _forge_deliveries(url: str, secret: str) -> dict[str, tuple[int, str]]:
 
 
 @pytest.fixture(scope="module")
-def life(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:
+def life(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Life]:
     folder = tmp_path_factory.mktemp("secrets-sweep")
     home, dagster_home, capture = folder / "home", folder / "dagster", folder / "capture"
     dagster_home.mkdir()
@@ -396,6 +397,21 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Life]:
         for number, key in enumerate(dict.fromkeys(keys_before + keys_after)):
             found.add(f"vault key #{number}", key)
         yield life
+    _report(request, life)
+
+
+def _report(request: pytest.FixtureRequest, life: Life) -> None:
+    lines = [
+        f"secrets sweep: {len(life.secrets.values)} secret values, {len(life.secrets.patterns())} forms searched; "
+        f"{len(life.refusals)} forged deliveries refused",
+        *(f"  {sink}: {items} swept, {found} found" for sink, (items, found) in life.swept.items()),
+    ]
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            for line in lines:
+                reporter.write_line(line)
 
 
 # ##### THE LIFE WENT AS PLANNED (or the sweep would prove little)
@@ -439,6 +455,7 @@ def test_no_file_the_install_wrote_holds_a_secret(life: Life) -> None:
 
     key_file = str(life.key_file.relative_to(life.folder))
     leaks = {path: what for path, what in found.items() if what and path != key_file}
+    life.swept["files (bytes, the key file aside)"] = (len(files) - 1, len(leaks))
 
     assert leaks == {}
     # The one place a vault key belongs, and only vault keys are there (this also proves the sweep sees it).
@@ -453,6 +470,7 @@ def test_no_file_the_install_wrote_holds_a_secret(life: Life) -> None:
 
 def test_no_process_printed_a_secret(life: Life) -> None:
     leaks = {step: life.secrets.find(output.encode()) for step, output in life.outputs.items()}
+    life.swept["process outputs"] = (len(leaks), sum(1 for what in leaks.values() if what))
 
     assert {step: what for step, what in leaks.items() if what} == {}
     # Debug logging was on: the runs said a lot, so their silence about secrets means something.
@@ -469,6 +487,7 @@ def test_no_dagster_event_message_metadata_or_error_holds_a_secret(life: Life) -
         records = [(run.run_id, entry) for run in runs for entry in instance.all_logs(run.run_id)]
         texts = [serialize_value(run) for run in runs] + [serialize_value(entry) for _, entry in records]
     leaks = sorted({what for text in texts for what in life.secrets.find(text.encode())})
+    life.swept["Dagster runs and events"] = (len(texts), len(leaks))
 
     assert leaks == []
     assert len(runs) == len(life.runs) + 1  # the four runs and `replay`
@@ -503,6 +522,7 @@ def test_no_row_of_the_state_database_holds_a_secret(life: Life) -> None:
             rows[table.name] = [tuple(row) for row in connection.execute(sa.select(table))]
     engine.dispose()
     leaks = {name: life.secrets.find(repr(found).encode()) for name, found in rows.items()}
+    life.swept["state database rows"] = (sum(map(len, rows.values())), sum(1 for what in leaks.values() if what))
 
     assert {name: what for name, what in leaks.items() if what} == {}
     assert len(rows["credentials"]) >= 8  # Cin7 pair, DATEV client pair, tokens, webhook secret: all sealed
