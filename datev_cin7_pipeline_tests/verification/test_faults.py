@@ -350,6 +350,42 @@ def test_a_failed_job_is_replayed_once_after_the_cause_is_fixed(install: Install
     assert sorted(at.extf_uploads.values()) == [1, 1]  # the failed file and its replacement, each once
 
 
+def test_a_job_datev_fails_for_a_mapping_mistake_goes_once_after_the_mapping_is_fixed(
+    install: Install, expected: AtDatev
+) -> None:
+    """The mapping names Mandant 55030 (a typo) while the connection books into 29098-55003: DATEV fails the
+    job (1008834, client mismatch); the mapping is corrected, `replay` sends a new file, and every row is
+    booked once, in the succeeded job only."""
+    import yaml
+
+    mapping_file = install.home / "mapping-default.yaml"
+    correct = mapping_file.read_text("utf-8")
+    mistaken = yaml.safe_load(correct)
+    mistaken["datev"]["client_number"] = 55030
+    mapping_file.write_text(yaml.safe_dump(mistaken, allow_unicode=True, sort_keys=False), "utf-8")
+
+    failed = materialize(install)
+
+    (check,) = [e for e in failed.get_asset_check_evaluations() if e.check_name == JOBS_SUCCEEDED]
+    assert not check.passed
+    assert "Client (12)" in str(check.metadata)  # DATEV's validation detail names the field
+    assert list(at_datev(install).job_results.values()) == ["failed"]
+    mapping_file.write_text(correct, "utf-8")
+    with install.as_home():
+        store = StateStore.open()
+        with store.session() as session:
+            (failed_ref,) = [j.reference_id for j in session.query(DatevJob) if j.status == job_ledger.FAILED]
+        store.dispose()
+        replayed = CliRunner().invoke(cli, ["replay", "--job", failed_ref])
+    rerun = materialize(install)
+
+    assert replayed.exit_code == 0, replayed.output
+    assert clean(rerun), step_errors(rerun)
+    at = assert_once(expected, install)
+    assert sorted(at.job_results.values()) == ["failed", "succeeded"]
+    assert sorted(at.extf_uploads.values()) == [1, 1]  # the mistaken file and the corrected one, each once
+
+
 def test_slow_connections_to_both_services_only_slow_the_run(install: Install, expected: AtDatev) -> None:
     install.datev_faults(latency_seconds=0.15)
     install.cin7_faults(latency_seconds=0.05)
