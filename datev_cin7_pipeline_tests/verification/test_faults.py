@@ -16,7 +16,8 @@ Scenarios and expected end states:
 - Slow connections to both services: the run is slower, nothing else changes.
 - Cin7 throttling storms, 429 and 503, with and without Retry-After; Cin7 5xx and dropped connections:
   ridden out within the run.
-- A DATEV job fails; after the cause is fixed `datev-cin7 replay` sends its rows in a new file once.
+- A DATEV job fails; after the cause is fixed `datev-cin7 replay` sends its rows in a new file once. The
+  cause is either injected, or a real one: a mistyped Mandant in the mapping, which DATEV refuses.
 - Webhooks duplicated and out of order: one inbox event per document, one run, each document once.
 - A webhook subscription Cin7 deactivated after failed deliveries: the scheduled sync still books it.
 """
