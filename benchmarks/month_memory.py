@@ -7,11 +7,12 @@ as `crash_runner.py materialize` runs them) runs in a child process, at the high
 connection allows (6,000 per minute, in the simulator and the client's pacing alike). The small month
 runs first, then the large one, each in a fresh install.
 
-Peak memory is the child's `ru_maxrss` as the kernel hands it to `os.wait4()`: the resident-set high-water
-mark of exactly the process that ran the pipeline, without the simulators and their data (which grow with
-the month by design; their process's peak is printed as `simulators_peak_mb`). `per_document_kb` is the
-peak divided by the documents; `marginal_kb_per_document` is what each document beyond the small month
-added to the peak, the figure that says whether memory grows with the month.
+Peak memory is the child's own resident-set high-water mark (VmHWM, which it reports with its outcome): the
+process that ran the pipeline, without the simulators and their data (which grow with the month by design;
+their process's peak is printed as `simulators_peak_mb`). Not the child's `ru_maxrss`: on Linux that starts
+from the parent's resident set at the fork, so it would count the simulators' data as the pipeline's.
+`per_document_kb` is the peak divided by the documents; `marginal_kb_per_document` is what each document
+beyond the small month added to the peak, the figure that says whether memory grows with the month.
 
 Whether every document reached DATEV once is checked against the Cin7 data (`load_support.check_month`):
 each PDF once, each document's rows adding up to its Cin7 total, each payment once. The exit status is 1

@@ -200,9 +200,19 @@ def materialize(period: str, result_file: Path, calls: _Counter) -> int:
         "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
         "errors": step_errors(result),
         "http_calls": calls.seen,
+        "peak_rss_mb": own_peak_rss_mb(),
     }
     result_file.write_text(json.dumps(outcome, indent=1), "utf-8")
     return 0 if result.success else 1
+
+
+def own_peak_rss_mb() -> float:
+    """This process's resident-set high-water mark (VmHWM). Not ru_maxrss: on Linux that starts from the
+    parent's resident set at fork (kept across exec), so a child of a big parent reports the parent's size."""
+    for line in Path("/proc/self/status").read_text("utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return float("nan")
 
 
 def replay(period: str, result_file: Path, calls: _Counter) -> int:

@@ -560,8 +560,9 @@ class MeasuredRun:
 
 
 def run_measured(install: Install, period: str = PERIOD, timeout: float = 3600) -> MeasuredRun:
-    """One period through every asset in a child process (as `run_child` runs it); its peak RSS comes from
-    wait4(), the kernel's ru_maxrss of exactly that process (the simulators stay in this one)."""
+    """One period through every asset in a child process (as `run_child` runs it); its peak RSS is the
+    child's own high-water mark (VmHWM), which it reports with its outcome. Not the ru_maxrss wait4() gives:
+    that starts from this process's size at the fork, and this one holds the simulators and their data."""
     install.runs += 1
     stem = install.folder / f"measured-{install.runs}"
     result, log = stem.with_suffix(".json"), stem.with_suffix(".log")
@@ -576,19 +577,20 @@ def run_measured(install: Install, period: str = PERIOD, timeout: float = 3600) 
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
-        # Only signalled here; the reaping is wait4's, which returns the process's resource usage with it.
+        # Only signalled here; the reaping is wait4's.
         watchdog = threading.Timer(timeout, lambda: _kill_group(process.pid))
         watchdog.start()
         try:
-            _pid, status, usage = os.wait4(process.pid, 0)
+            _pid, status, _usage = os.wait4(process.pid, 0)
         finally:
             watchdog.cancel()
             _kill_group(process.pid)
         process.returncode = os.waitstatus_to_exitcode(status)
+    outcome = json.loads(result.read_text("utf-8")) if result.exists() else None
     return MeasuredRun(
         returncode=process.returncode,
-        outcome=json.loads(result.read_text("utf-8")) if result.exists() else None,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        outcome=outcome,
+        peak_rss_mb=float(outcome["peak_rss_mb"]) if outcome else float("nan"),
         seconds=time.monotonic() - started,
         log=log.read_text("utf-8", errors="replace")[-4000:],
     )
