@@ -326,6 +326,17 @@ def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(install: 
     assert_once(expected, install)
 
 
+def _the_failed_job() -> str:
+    """The Reference-Id of the one failed job in the current home's ledger."""
+    store = StateStore.open()
+    try:
+        with store.session() as session:
+            (failed,) = [j.reference_id for j in session.query(DatevJob) if j.status == job_ledger.FAILED]
+            return failed
+    finally:
+        store.dispose()
+
+
 def test_a_failed_job_is_replayed_once_after_the_cause_is_fixed(install: Install, expected: AtDatev) -> None:
     install.datev_faults(extf_job_failures=1)
 
@@ -335,11 +346,7 @@ def test_a_failed_job_is_replayed_once_after_the_cause_is_fixed(install: Install
     assert not check.passed
     assert list(at_datev(install).job_results.values()) == ["failed"]
     with install.as_home():
-        store = StateStore.open()
-        with store.session() as session:
-            (failed_ref,) = [j.reference_id for j in session.query(DatevJob) if j.status == job_ledger.FAILED]
-        store.dispose()
-        replayed = CliRunner().invoke(cli, ["replay", "--job", failed_ref])
+        replayed = CliRunner().invoke(cli, ["replay", "--job", _the_failed_job()])
         again = CliRunner().invoke(cli, ["replay", "--period", "2026-05"])
     rerun = materialize(install)
 
@@ -373,11 +380,7 @@ def test_a_job_datev_fails_for_a_mapping_mistake_goes_once_after_the_mapping_is_
     assert list(at_datev(install).job_results.values()) == ["failed"]
     mapping_file.write_text(correct, "utf-8")
     with install.as_home():
-        store = StateStore.open()
-        with store.session() as session:
-            (failed_ref,) = [j.reference_id for j in session.query(DatevJob) if j.status == job_ledger.FAILED]
-        store.dispose()
-        replayed = CliRunner().invoke(cli, ["replay", "--job", failed_ref])
+        replayed = CliRunner().invoke(cli, ["replay", "--job", _the_failed_job()])
     rerun = materialize(install)
 
     assert replayed.exit_code == 0, replayed.output

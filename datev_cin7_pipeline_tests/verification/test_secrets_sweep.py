@@ -153,9 +153,9 @@ class Life:
     facts: dict[str, Any] = field(default_factory=dict)
     swept: dict[str, tuple[int, int]] = field(default_factory=dict)  # sink → (items swept, secrets found)
 
-    def cli(self, step: str, *args: str, stdin: str | None = None, ok: bool = True) -> str:
+    def _process(self, step: str, argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "datev_cin7_pipeline.cli", *args],
+            [sys.executable, *argv],
             input=stdin,
             capture_output=True,
             text=True,
@@ -164,22 +164,16 @@ class Life:
             timeout=PROCESS_TIMEOUT,
             check=False,
         )
-        output = done.stdout + done.stderr
-        self.outputs[step] = output
-        assert (done.returncode == 0) == ok, f"{step}: exit {done.returncode}\n{output}"
-        return output
+        self.outputs[step] = done.stdout + done.stderr
+        return done
+
+    def cli(self, step: str, *args: str, stdin: str | None = None, ok: bool = True) -> str:
+        done = self._process(step, ["-m", "datev_cin7_pipeline.cli", *args], stdin)
+        assert (done.returncode == 0) == ok, f"{step}: exit {done.returncode}\n{self.outputs[step]}"
+        return self.outputs[step]
 
     def run_period(self, step: str, period: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-c", RUN_PERIOD, period],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            cwd=REPO_ROOT,
-            timeout=PROCESS_TIMEOUT,
-            check=False,
-        )
-        self.outputs[step] = done.stdout + done.stderr
+        done = self._process(step, ["-c", RUN_PERIOD, period])
         last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "{}"
         outcome = json.loads(last) if last.startswith("{") else {"success": False, "failed": ["no outcome"]}
         self.runs[step] = outcome
