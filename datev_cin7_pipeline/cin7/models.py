@@ -82,10 +82,33 @@ def _cin7_alias(name: str) -> str:
     return "".join(special.get(part, part.capitalize()) for part in name.split("_"))
 
 
+_SHARED_FIELDS_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
 class Cin7Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=_cin7_alias, populate_by_name=True, extra="ignore", frozen=True, str_strip_whitespace=False
     )
+
+    @model_validator(mode="after")
+    def _share_fields_set(self) -> Cin7Model:
+        # A period holds every document as models, tens of thousands of them in a big month; pydantic gives
+        # each its own set of the fields it was given (0.7-2 KB each, most of a line's size). The models are
+        # frozen, so instances with the same fields can share one frozen set.
+        fields = frozenset(self.__pydantic_fields_set__)
+        object.__setattr__(self, "__pydantic_fields_set__", _SHARED_FIELDS_SETS.setdefault(fields, fields))
+        return self
+
+    # A copy gets a set of its own again: `model_copy(update=...)` adds to it.
+    def __copy__(self) -> Cin7Model:
+        copied = super().__copy__()
+        object.__setattr__(copied, "__pydantic_fields_set__", set(copied.__pydantic_fields_set__))
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Cin7Model:
+        copied = super().__deepcopy__(memo)
+        object.__setattr__(copied, "__pydantic_fields_set__", set(copied.__pydantic_fields_set__))
+        return copied
 
 
 def _none_as_empty(value: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, TypeVar
@@ -54,7 +55,7 @@ from datev_cin7_pipeline.cin7.sync import (
     validate_leniently,
 )
 from datev_cin7_pipeline.store import StateStore
-from datev_cin7_pipeline.store.snapshots import load_snapshots
+from datev_cin7_pipeline.store.snapshots import SnapshotEntry, load_snapshots
 
 _Record = TypeVar("_Record", Sale, Purchase, PaymentRecord)
 
@@ -135,20 +136,28 @@ def load_period(store: StateStore, connection_id: int, start: dt.date, end: dt.d
     }
     period.customers = {c.id: c for c in (Customer.model_validate(parse_json(e.payload)) for e in snapshot[CUSTOMER])}
     period.suppliers = {s.id: s for s in (Supplier.model_validate(parse_json(e.payload)) for e in snapshot[SUPPLIER])}
-    for entry in sales:
+    for entry in _taking(sales):
         sale = _read(period, Sale, SALE, entry.cin7_id, parse_json(entry.payload))
         if sale is not None:
             period.sales[sale.id] = sale
             _add_sale(period, sale)
-    for entry in purchases:
+    for entry in _taking(purchases):
         purchase = _read(period, Purchase, PURCHASE, entry.cin7_id, parse_json(entry.payload))
+        records = purchase_payments.pop(entry.cin7_id, None)
         if purchase is None:
             continue
         period.purchases[purchase.id] = purchase
-        records = purchase_payments.get(entry.cin7_id)
         read = [_read(period, PaymentRecord, PURCHASE_PAYMENTS, entry.cin7_id, r) for r in parse_json(records or "[]")]
         _add_purchase(period, purchase, [r for r in read if r is not None] if records else None)
     return period
+
+
+def _taking(entries: list[SnapshotEntry]) -> Iterator[SnapshotEntry]:
+    """The entries in their order, each let go of once read: a big month's raw JSON is not held beside the
+    models made from it."""
+    entries.reverse()
+    while entries:
+        yield entries.pop()
 
 
 def _read(period: Cin7Period, model: type[_Record], kind: str, cin7_id: str, raw: object) -> _Record | None:

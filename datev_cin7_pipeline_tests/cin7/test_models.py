@@ -179,3 +179,20 @@ def test_json_round_trip_keeps_amounts_exact() -> None:
     assert parse_json(text) == body
     line = m.DocumentLine.model_validate({"Price": 0.1, "Quantity": 3})  # a float slipped in: no binary noise
     assert line.price * line.quantity == Decimal("0.3")
+
+
+def test_models_of_the_same_shape_share_one_frozen_fields_set_and_copies_still_update() -> None:
+    """A big month holds tens of thousands of lines; each one's own set of given fields was most of its size."""
+    line = {"ProductID": "p1", "SKU": "A", "Name": "Ware", "Quantity": 1, "Price": 10, "Tax": 1.9, "Total": 10}
+    first, second = m.DocumentLine.model_validate(line), m.DocumentLine.model_validate({**line, "SKU": "B"})
+
+    assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__
+    assert isinstance(first.__pydantic_fields_set__, frozenset)
+    assert first.model_fields_set == {"product_id", "sku", "name", "quantity", "price", "tax", "total"}
+
+    changed = first.model_copy(update={"comment": "x"})
+
+    assert changed.comment == "x"
+    assert "comment" in changed.model_fields_set
+    assert "comment" not in second.model_fields_set  # the shared set was not touched
+    assert first.model_copy(deep=True, update={"sku": "C"}).sku == "C"
