@@ -11,8 +11,8 @@ the simulators, and again from the first until the load is through. Then:
 - each event's first delivery was "accepted", each repeat a "duplicate" naming the same inbox id;
 - the inbox holds one row per event sent (by event type and document id), under the id its deliveries
   were answered with, counting exactly its deliveries; the audit trail has one entry per delivery;
-- pipeline runs really wrote in between: their audit entries interleave with the receiver's, and at least
-  two runs overlapped the load;
+- pipeline runs really wrote in between: their audit entries interleave with the receiver's, and a run was
+  going during the load (on SQLite the load can be over within one run, so no number of runs is asked);
 - every run ended clean and DATEV holds exactly what clean runs of the same periods hold (harness.compare:
   no duplicates, no losses; a repeated period sends nothing).
 
@@ -192,7 +192,7 @@ def _webhook_load(
 
     # The runs wrote to the same store while the deliveries came in.
     assert stored.pipeline_audit_ids_between > 0
-    assert len(overlapping) >= 2
+    assert overlapping  # how many depends on the machine's speed: the load may end within one run
     assert [r.period for r in runs.runs[: len(PERIODS)]] == list(PERIODS)
     assert [(r.period, r.run.log) for r in runs.runs if not r.run.clean] == []
 
