@@ -205,6 +205,20 @@ def test_pdfs_named_alike_get_distinct_files_and_the_job_goes() -> None:
     assert all(f'"{name}"' in index for name in pdfs)
 
 
+def test_a_pdf_name_from_cin7_cannot_leave_the_package_folder() -> None:
+    """The package is written to disk before it is sent; a name with folders in it keeps only its last part."""
+    package = build_package(
+        job(
+            sale(pdf_name="../../../tmp/evil.pdf"),
+            sale(invoice_id="R-2", pdf_name="..\\..\\Windows\\boot.pdf", total=None),
+        )
+    )
+
+    pdfs = sorted(name for name in package.files if name.endswith(".pdf"))
+    assert pdfs == ["boot.pdf", "evil.pdf"]
+    assert all("/" not in name and "\\" not in name and not name.startswith(".") for name in package.files)
+
+
 def test_invoice_ids_that_fold_alike_get_distinct_files() -> None:
     package = build_package(job(sale(invoice_id="A-1", total=None), sale(invoice_id="A/1", total=None)))
     names = [n for n in package.files if n.endswith(".xml") and n != "document.xml"]

@@ -87,9 +87,10 @@ def _content_type(name: str) -> str:
 
 def safe_file_name(name: str) -> str:
     """A file name DATEV keeps as it is: NFC, only space & ( ) + - . _ digits, letters and Latin-1 letters
-    (others become '_', as DATEV would do), at most 255 characters."""
-    cleaned = _NOT_ALLOWED_IN_NAME.sub("_", unicodedata.normalize("NFC", name))
-    return cleaned[-255:]
+    (others become '_', as DATEV would do), at most 255 characters. Folders in the name are dropped, and
+    leading dots: the package is written to disk before it is sent."""
+    last_part = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1].lstrip(". ")
+    return _NOT_ALLOWED_IN_NAME.sub("_", last_part)[-255:]
 
 
 def _stems(job: DxsoJob) -> dict[str, str]:
