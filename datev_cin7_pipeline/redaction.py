@@ -63,7 +63,7 @@ def _forms_of(value: str) -> set[str]:
     # so the stable middle of each alignment is what can be recognised.
     for pad in (b"", b"x", b"xx"):
         encoded = base64.b64encode(pad + raw).decode()
-        start = {b"": 0, b"x": 4, b"xx": 4}[pad]  # skip the characters that mix in the padding byte(s)
+        start = 4 if pad else 0  # skip the group that mixes the value with what stands before it
         middle = encoded[start : len(encoded) - 4]  # and the last group, which may mix in what follows
         if len(middle) >= MIN_LENGTH:
             forms.add(middle)
